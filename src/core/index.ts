@@ -1,0 +1,4 @@
+export * from './errors.js';
+export * from './matrix.js';
+export * from './random.js';
+export * from './npy.js';
