@@ -1,0 +1,46 @@
+import type { Command } from 'commander';
+import { expandInputs } from '../../image/files.js';
+import { decodePredictions } from '../../imagenet/classes.js';
+import { ConvLens } from '../../pipeline/lens.js';
+import { addLensOptions, errorJson, EXIT_OK, EXIT_SOME_FAILED, lensOptions, parseIntOption, percent, reportError, writeJsonLine, type LensFlags } from '../common.js';
+
+interface Flags extends LensFlags {
+  top: number;
+  json?: boolean;
+}
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('classify')
+    .description('top ImageNet classes of images (folders expand to the images inside, sorted)')
+    .argument('<image|dir...>', 'image files or folders')
+    .option('--top <n>', 'classes per image', parseIntOption('--top', 1, 1000), 5)
+    .option('--json', 'one JSON object per input per line');
+  addLensOptions(cmd).action(async (paths: string[], flags: Flags) => {
+    const files = await expandInputs(paths, (e) => (flags.json ? writeJsonLine(errorJson(e.file ?? '', e)) : reportError(e)));
+    const lens = await ConvLens.load(lensOptions(flags));
+    let failed = 0;
+    try {
+      for await (const { item, outcome } of lens.process(files)) {
+        const file = item as string;
+        if (!outcome.ok) {
+          failed++;
+          if (flags.json) writeJsonLine(errorJson(file, outcome.error));
+          else reportError(outcome.error, file);
+          continue;
+        }
+        const predictions = decodePredictions(outcome.probabilities, flags.top);
+        if (flags.json) {
+          writeJsonLine({ file, predictions });
+        } else {
+          process.stdout.write(`${file}\n`);
+          const width = Math.max(...predictions.map((p) => p.label.length));
+          for (const p of predictions) process.stdout.write(`  ${p.label.padEnd(width)}  ${percent(p.probability).padStart(7)}  ${p.wnid}\n`);
+        }
+      }
+    } finally {
+      await lens.dispose();
+    }
+    process.exitCode = failed > 0 ? EXIT_SOME_FAILED : EXIT_OK;
+  });
+}

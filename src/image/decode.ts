@@ -1,0 +1,208 @@
+/**
+ * The one place that knows pixels: bytes -> oriented 8-bit sRGB RGB at the network's input size.
+ *
+ * Decoding goes through sharp (libvips): JPEG (incl. progressive and CMYK), PNG (8/16-bit, grey,
+ * palette, alpha), WebP, GIF and TIFF (first frame/page), AVIF/HEIF and more. EXIF orientation is
+ * applied; colour is converted to sRGB; alpha is dropped like Keras' `load_img` (PIL
+ * `convert('RGB')`); images over `maxPixels` are refused before decoding (decompression bombs).
+ */
+import { readFile, stat } from 'node:fs/promises';
+import sharp, { type Sharp } from 'sharp';
+import { ConvlensError } from '../core/errors.js';
+
+/**
+ * - `squash`: the whole image resized to size×size, aspect ratio ignored (the seed lab's
+ *   `load_img(target_size=(224, 224))`).
+ * - `crop`: shorter side resized to size·256/224 (256 for 224), then the centre size×size
+ *   (the usual ImageNet evaluation).
+ */
+export type ResizeMode = 'squash' | 'crop';
+export const RESIZE_MODES: readonly ResizeMode[] = ['squash', 'crop'];
+
+/** Default decompression-bomb limit: 100 megapixels. */
+export const DEFAULT_MAX_PIXELS = 100_000_000;
+
+/** Raw interleaved 8-bit pixels given by the caller (1 = grey, 3 = RGB, 4 = RGBA). */
+export interface RawImage {
+  data: Uint8Array | Uint8ClampedArray;
+  width: number;
+  height: number;
+  channels: 1 | 3 | 4;
+}
+
+/** A file path, encoded image bytes, or raw pixels. */
+export type ImageInput = string | Buffer | Uint8Array | RawImage;
+
+export interface LoadOptions {
+  resize?: ResizeMode;
+  /** output side in pixels (default 224) */
+  size?: number;
+  maxPixels?: number;
+  /** also make a thumbnail of the whole image whose longer side is this many pixels (WebP) */
+  thumbnail?: number;
+}
+
+export interface LoadedImage {
+  /** size×size×3 RGB, row-major, interleaved */
+  rgb: Uint8Array;
+  /** dimensions of the oriented source image */
+  width: number;
+  height: number;
+  /** decoder's format name (jpeg, png, webp, gif, tiff, raw, ...) */
+  format: string;
+  thumbnail?: Buffer;
+}
+
+export function isRawImage(x: unknown): x is RawImage {
+  return typeof x === 'object' && x !== null && !(x instanceof Uint8Array) && 'data' in x && 'width' in x && 'height' in x && 'channels' in x;
+}
+
+/** A short name for an input in messages: the path, or a description of the bytes. */
+export function describeInput(input: ImageInput): string {
+  if (typeof input === 'string') return input;
+  if (isRawImage(input)) return `<raw ${input.width}×${input.height}×${input.channels}>`;
+  return `<buffer ${input.length} bytes>`;
+}
+
+/** Read a file's bytes, turning fs errors into coded errors naming the file. */
+export async function readImageFile(path: string): Promise<Buffer> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new ConvlensError('E_NOT_FOUND', 'no such file', { file: path });
+    if (code === 'EACCES' || code === 'EPERM') throw new ConvlensError('E_PERMISSION', 'permission denied', { file: path });
+    if (code === 'EISDIR') throw new ConvlensError('E_IS_DIRECTORY', 'is a directory, not an image', { file: path });
+    throw new ConvlensError('E_NOT_FOUND', `cannot read (${code ?? (e as Error).message})`, { file: path, cause: e });
+  }
+  return bytes;
+}
+
+/**
+ * Whether encoded bytes of a known format stop before the format's end marker. libvips' error
+ * text is not reliable when several images decode at once (it can arrive as "Unknown error"),
+ * so truncation is recognised from the bytes themselves.
+ */
+export function looksTruncated(bytes: Buffer, format: string | undefined): boolean {
+  let end = bytes.length;
+  while (end > 0 && (bytes[end - 1] === 0x00 || bytes[end - 1] === 0x0a || bytes[end - 1] === 0x0d || bytes[end - 1] === 0x20)) end--;
+  switch (format) {
+    case 'jpeg':
+      return !(bytes[end - 2] === 0xff && bytes[end - 1] === 0xd9);
+    case 'png':
+      return bytes.lastIndexOf('IEND', undefined, 'latin1') < 0;
+    case 'gif':
+      return bytes[end - 1] !== 0x3b;
+    case 'webp':
+      return bytes.length >= 12 && bytes.readUInt32LE(4) + 8 > bytes.length;
+    default:
+      return false;
+  }
+}
+
+/** Map libvips/sharp failures to our codes. */
+function decodeError(e: unknown, file: string, bytes?: Buffer, format?: string): ConvlensError {
+  const msg = e instanceof Error ? e.message : String(e);
+  const m = msg.toLowerCase();
+  if (bytes && looksTruncated(bytes, format)) return new ConvlensError('E_TRUNCATED', `${format} data ends early (file cut off)`, { file, cause: e });
+  if (m.includes('unsupported image format')) return new ConvlensError('E_NOT_IMAGE', 'not an image (unrecognised format)', { file, cause: e });
+  if (m.includes('pixel limit')) return new ConvlensError('E_TOO_LARGE', 'image has more pixels than the limit', { file, cause: e });
+  if (m.includes('premature end') || m.includes('truncated') || m.includes('unexpected end') || m.includes('read error') || m.includes('out of data')) {
+    return new ConvlensError('E_TRUNCATED', `image data ends early (${firstLine(msg)})`, { file, cause: e });
+  }
+  return new ConvlensError('E_CORRUPT', `cannot decode image (${firstLine(msg)})`, { file, cause: e });
+}
+
+function firstLine(s: string): string {
+  return s.split('\n')[0]!.trim().slice(0, 200);
+}
+
+function sharpFor(input: Buffer | RawImage, maxPixels: number): Sharp {
+  if (isRawImage(input)) {
+    const { width, height, channels, data } = input;
+    if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1 || data.length !== width * height * channels) {
+      throw new ConvlensError('E_BAD_PIXELS', `raw pixels: ${data.length} bytes do not match ${width}×${height}×${channels}`);
+    }
+    if (width * height > maxPixels) throw new ConvlensError('E_TOO_LARGE', `raw image ${width}×${height} exceeds the ${maxPixels}-pixel limit`);
+    return sharp(Buffer.from(data.buffer, data.byteOffset, data.byteLength), { raw: { width, height, channels } });
+  }
+  // failOn 'truncated': refuse cut-off files but accept the minor warnings common in real JPEGs
+  return sharp(input, { limitInputPixels: maxPixels, failOn: 'truncated', pages: 1 });
+}
+
+/** Decode and resize one image to the network's input (RGB uint8, size×size). */
+export async function loadImage(input: ImageInput, options: LoadOptions = {}): Promise<LoadedImage> {
+  const resize = options.resize ?? 'squash';
+  const size = options.size ?? 224;
+  const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
+  const name = describeInput(input);
+
+  let source: Buffer | RawImage;
+  if (typeof input === 'string') source = await readImageFile(input);
+  else if (isRawImage(input)) source = input;
+  else source = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+  if (Buffer.isBuffer(source) && source.length === 0) throw new ConvlensError('E_EMPTY', 'empty file (0 bytes)', { file: name });
+
+  let format: string | undefined;
+  try {
+    const base = sharpFor(source, maxPixels);
+    const meta = await base.metadata();
+    format = meta.format;
+    let width = meta.width ?? 0;
+    let height = meta.height ?? 0;
+    if ((meta.orientation ?? 1) >= 5) [width, height] = [height, width];
+    if (width < 1 || height < 1) throw new ConvlensError('E_CORRUPT', 'image has no pixels', { file: name });
+    if (width * height > maxPixels) {
+      throw new ConvlensError('E_TOO_LARGE', `${width}×${height} exceeds the ${maxPixels}-pixel limit (set maxPixels / --max-pixels to allow it)`, { file: name });
+    }
+
+    const oriented = base.clone().autoOrient();
+    let pipeline = oriented.clone();
+    if (resize === 'squash') {
+      if (width !== size || height !== size) pipeline = pipeline.resize(size, size, { fit: 'fill' });
+    } else {
+      // shorter side to size·256/224, then the centre size×size; resize before extract
+      // (a second resize() would replace the first)
+      const shorter = Math.round((size * 256) / 224);
+      const scale = shorter / Math.min(width, height);
+      const w = Math.max(size, Math.round(width * scale));
+      const h = Math.max(size, Math.round(height * scale));
+      pipeline = pipeline
+        .resize(w, h, { fit: 'fill' })
+        .extract({ left: Math.floor((w - size) / 2), top: Math.floor((h - size) / 2), width: size, height: size });
+    }
+    const rgbPromise = pipeline.toColourspace('srgb').removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    const thumbPromise = options.thumbnail
+      ? oriented
+          .clone()
+          .resize(options.thumbnail, options.thumbnail, { fit: 'inside', withoutEnlargement: true })
+          .toColourspace('srgb')
+          .removeAlpha()
+          .webp({ quality: 80 })
+          .toBuffer()
+      : undefined;
+    const [{ data, info }, thumbnail] = await Promise.all([rgbPromise, thumbPromise]);
+    if (info.channels !== 3 || data.length !== size * size * 3) {
+      throw new ConvlensError('E_CORRUPT', `decoder returned ${info.width}×${info.height}×${info.channels} (expected ${size}×${size}×3)`, { file: name });
+    }
+    const rgb = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    return { rgb, width, height, format: isRawImage(source) ? 'raw' : (meta.format ?? 'unknown'), ...(thumbnail ? { thumbnail } : {}) };
+  } catch (e) {
+    if (e instanceof ConvlensError) throw e.file ? e : new ConvlensError(e.code, e.message, { file: name, cause: e });
+    throw decodeError(e, name, Buffer.isBuffer(source) ? source : undefined, format);
+  }
+}
+
+/** Size and mtime of a file, with the same coded errors as reading it. */
+export async function statImageFile(path: string): Promise<{ size: number; mtimeMs: number }> {
+  try {
+    const s = await stat(path);
+    if (s.isDirectory()) throw new ConvlensError('E_IS_DIRECTORY', 'is a directory, not an image', { file: path });
+    return { size: s.size, mtimeMs: s.mtimeMs };
+  } catch (e) {
+    if (e instanceof ConvlensError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new ConvlensError(code === 'EACCES' ? 'E_PERMISSION' : 'E_NOT_FOUND', code === 'EACCES' ? 'permission denied' : 'no such file', { file: path, cause: e });
+  }
+}
