@@ -33,9 +33,10 @@ export function parseFloatOption(name: string, min = -Infinity, max = Infinity) 
 }
 
 /** Options for loading the network and preprocessing, shared by every command that runs it. */
-export function addLensOptions(cmd: Command, defaults: { resize?: ResizeMode } = {}): Command {
+export function addLensOptions(cmd: Command, defaults: { resize?: ResizeMode | undefined } = { resize: 'squash' }): Command {
+  const resize = new Option('--resize <mode>', 'squash: whole image to 224×224; crop: shorter side 256, centre 224×224').choices(RESIZE_MODES as string[]);
   return cmd
-    .addOption(new Option('--resize <mode>', 'squash: whole image to 224×224; crop: shorter side 256, centre 224×224').choices(RESIZE_MODES as string[]).default(defaults.resize ?? 'squash'))
+    .addOption(defaults.resize ? resize.default(defaults.resize) : resize)
     .option('--batch <n>', 'images per network call', parseIntOption('--batch', 1, 1024), 16)
     .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', parseIntOption('--threads', 1, 1024))
     .option('--max-pixels <n>', 'refuse images with more pixels (decompression bombs)', parseIntOption('--max-pixels', 1), 100_000_000)

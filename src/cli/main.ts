@@ -9,6 +9,8 @@ import { ConvlensError } from '../core/errors.js';
 import { EXIT_USAGE, reportError } from './common.js';
 import * as classify from './commands/classify.js';
 import * as embed from './commands/embed.js';
+import * as indexFolders from './commands/index-folders.js';
+import * as stats from './commands/stats.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -18,7 +20,7 @@ export function buildProgram(): Command {
     .version(version)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  for (const command of [classify, embed]) command.register(program);
+  for (const command of [classify, embed, indexFolders, stats]) command.register(program);
   return program;
 }
 

@@ -1,0 +1,67 @@
+import type { Command } from 'commander';
+import { indexFolders } from '../../collection/indexer.js';
+import { DEFAULT_DB, Store } from '../../collection/store.js';
+import type { ResizeMode } from '../../image/decode.js';
+import { ConvLens } from '../../pipeline/lens.js';
+import { addLensOptions, EXIT_OK, EXIT_SOME_FAILED, lensOptions, parseIntOption, writeJsonLine, type LensFlags } from '../common.js';
+import { progressReporter } from '../progress.js';
+
+interface Flags extends Omit<LensFlags, 'resize'> {
+  db: string;
+  resize?: ResizeMode;
+  prune?: boolean;
+  json?: boolean;
+  quiet?: boolean;
+  thumbSize: number;
+}
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('index')
+    .description('embed every image under folders into a collection database (incremental, resumable)')
+    .argument('<dir...>', 'folders to index (recursively)')
+    .option('--db <file>', 'collection database', DEFAULT_DB)
+    .option('--prune', 'drop rows of files that no longer exist')
+    .option('--thumb-size <px>', 'longer side of stored thumbnails (0: none)', parseIntOption('--thumb-size', 0, 1024), 128)
+    .option('--json', 'print the summary as one JSON object')
+    .option('--quiet', 'no progress output');
+  // no --resize default: a database keeps the mode it was created with
+  addLensOptions(cmd, { resize: undefined }).action(async (dirs: string[], flags: Flags) => {
+    const store = Store.open(flags.db, { create: true });
+    const controller = new AbortController();
+    const onSigint = (): void => controller.abort();
+    process.once('SIGINT', onSigint);
+    const progress = progressReporter('index', { quiet: flags.quiet });
+    try {
+      const resize = flags.resize ?? (store.settings?.resize as ResizeMode | undefined) ?? 'squash';
+      const lens = await ConvLens.load(lensOptions({ ...flags, resize }));
+      let summary;
+      try {
+        summary = await indexFolders(store, lens, dirs, {
+          prune: flags.prune,
+          thumbnailSize: flags.thumbSize,
+          signal: controller.signal,
+          onProgress: (p) => progress.update(p),
+        });
+      } finally {
+        progress.stop();
+        await lens.dispose();
+      }
+      const { indexed, unchanged, failed, pruned, seconds } = summary;
+      if (flags.json) {
+        writeJsonLine({ indexed, unchanged, failed, pruned, missing: summary.missing, reused: summary.reused, interrupted: summary.interrupted, seconds: +seconds.toFixed(3) });
+      } else {
+        for (const f of failed) process.stderr.write(`convlens: ${f.path}: ${f.message} [${f.code}]\n`);
+        const parts = [`${indexed} indexed`, `${unchanged} unchanged`, `${failed.length} failed`];
+        if (pruned) parts.push(`${pruned} pruned`);
+        if (summary.missing) parts.push(`${summary.missing} missing on disk (use --prune to drop them)`);
+        if (summary.reused) parts.push(`${summary.reused} copied from identical files`);
+        process.stdout.write(`${summary.interrupted ? 'interrupted: ' : ''}${parts.join(', ')} in ${seconds.toFixed(1)}s → ${flags.db}\n`);
+      }
+      process.exitCode = failed.length > 0 ? EXIT_SOME_FAILED : summary.interrupted ? 130 : EXIT_OK;
+    } finally {
+      process.off('SIGINT', onSigint);
+      store.close();
+    }
+  });
+}

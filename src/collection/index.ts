@@ -1,0 +1,2 @@
+export * from './indexer.js';
+export * from './store.js';
