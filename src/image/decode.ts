@@ -40,6 +40,18 @@ export interface LoadOptions {
   maxPixels?: number;
   /** also make a thumbnail of the whole image whose longer side is this many pixels (WebP) */
   thumbnail?: number;
+  /** a transformed view of the image, for training-time augmentation */
+  variant?: ImageVariant;
+}
+
+/**
+ * Augmentation views: `flip` mirrors left-right; `corner` takes a size×size corner (top-left,
+ * top-right, bottom-left, bottom-right) of the image resized to size·256/224 (shorter side for
+ * crop mode, both sides for squash) instead of its centre or whole.
+ */
+export interface ImageVariant {
+  flip?: boolean;
+  corner?: 'tl' | 'tr' | 'bl' | 'br';
 }
 
 export interface LoadedImage {
@@ -159,19 +171,21 @@ export async function loadImage(input: ImageInput, options: LoadOptions = {}): P
 
     const oriented = base.clone().autoOrient();
     let pipeline = oriented.clone();
-    if (resize === 'squash') {
+    const corner = options.variant?.corner;
+    if (resize === 'squash' && !corner) {
       if (width !== size || height !== size) pipeline = pipeline.resize(size, size, { fit: 'fill' });
     } else {
-      // shorter side to size·256/224, then the centre size×size; resize before extract
-      // (a second resize() would replace the first)
-      const shorter = Math.round((size * 256) / 224);
-      const scale = shorter / Math.min(width, height);
-      const w = Math.max(size, Math.round(width * scale));
-      const h = Math.max(size, Math.round(height * scale));
-      pipeline = pipeline
-        .resize(w, h, { fit: 'fill' })
-        .extract({ left: Math.floor((w - size) / 2), top: Math.floor((h - size) / 2), width: size, height: size });
+      // resize to size·256/224 (shorter side for crop, both sides for squash), then take the
+      // centre or a corner size×size; resize before extract (a second resize() would replace the first)
+      const big = Math.round((size * 256) / 224);
+      const scale = big / Math.min(width, height);
+      const w = resize === 'squash' ? big : Math.max(size, Math.round(width * scale));
+      const h = resize === 'squash' ? big : Math.max(size, Math.round(height * scale));
+      const left = corner === 'tl' || corner === 'bl' ? 0 : corner ? w - size : Math.floor((w - size) / 2);
+      const top = corner === 'tl' || corner === 'tr' ? 0 : corner ? h - size : Math.floor((h - size) / 2);
+      pipeline = pipeline.resize(w, h, { fit: 'fill' }).extract({ left, top, width: size, height: size });
     }
+    if (options.variant?.flip) pipeline = pipeline.flop();
     const rgbPromise = pipeline.toColourspace('srgb').removeAlpha().raw().toBuffer({ resolveWithObject: true });
     const thumbPromise = options.thumbnail
       ? oriented

@@ -9,7 +9,7 @@
 import { resolve } from 'node:path';
 import sharp from 'sharp';
 import { ConvlensError, toConvlensError } from '../core/errors.js';
-import { describeInput, loadImage, RESIZE_MODES, type ImageInput, type LoadedImage, type ResizeMode } from '../image/decode.js';
+import { describeInput, loadImage, RESIZE_MODES, type ImageInput, type ImageVariant, type LoadedImage, type ResizeMode } from '../image/decode.js';
 import { caffePreprocess } from '../image/preprocess.js';
 import { decodePredictions, type Prediction } from '../imagenet/classes.js';
 import { Backbone, type BackboneOptions } from '../model/backbone.js';
@@ -28,6 +28,8 @@ export interface LensOptions extends BackboneOptions {
 export interface ProcessOptions {
   /** also return a WebP thumbnail whose longer side is this many pixels */
   thumbnail?: number;
+  /** run a transformed view of each image (augmentation) */
+  variant?: ImageVariant;
 }
 
 export interface ImageOk {
@@ -125,9 +127,9 @@ export class ConvLens {
     return { model: this.backbone.spec.id, layer: this.backbone.layer, resize: this.resize, dim: this.backbone.dim };
   }
 
-  private async decode(input: ImageInput, thumbnail?: number): Promise<Decoded> {
+  private async decode(input: ImageInput, options: ProcessOptions): Promise<Decoded> {
     const [, h, w] = this.backbone.inputShape;
-    const image = await loadImage(input, { resize: this.resize, size: h, maxPixels: this.maxPixels, thumbnail });
+    const image = await loadImage(input, { resize: this.resize, size: h, maxPixels: this.maxPixels, thumbnail: options.thumbnail, variant: options.variant });
     if (h !== w) throw new ConvlensError('E_MODEL', `non-square network input ${h}×${w} is not supported`);
     const tensor = new Float32Array(this.backbone.inputSize);
     caffePreprocess(image.rgb, tensor);
@@ -170,9 +172,9 @@ export class ConvLens {
         if (input instanceof Error) decoded = Promise.reject(input);
         else if (typeof input === 'string') {
           key = resolve(input);
-          decoded = byPath.get(key) ?? limiter.run(() => this.decode(input, options.thumbnail));
+          decoded = byPath.get(key) ?? limiter.run(() => this.decode(input, options));
           byPath.set(key, decoded);
-        } else decoded = limiter.run(() => this.decode(input, options.thumbnail));
+        } else decoded = limiter.run(() => this.decode(input, options));
         decoded.catch(() => undefined); // handled when the slot is consumed
         window.push({ item, decoded, key });
       }

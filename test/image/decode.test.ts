@@ -64,6 +64,26 @@ describe('loadImage', () => {
     expect(px(218, 112)).toEqual([0, 0, 255]);
   });
 
+  it('makes augmentation views: mirrored and corner crops', async () => {
+    // 4 quadrants: red top-left, green top-right, blue bottom-left, white bottom-right
+    const w = 512, h = 512;
+    const raw = Buffer.alloc(w * h * 3);
+    const colour = (x: number, y: number) => (y < h / 2 ? (x < w / 2 ? [255, 0, 0] : [0, 255, 0]) : x < w / 2 ? [0, 0, 255] : [255, 255, 255]);
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) raw.set(colour(x, y), (y * w + x) * 3);
+    const input = { data: raw, width: w, height: h, channels: 3 as const };
+    const px = (img: { rgb: Uint8Array }, x: number, y: number) => Array.from(img.rgb.subarray((y * 224 + x) * 3, (y * 224 + x) * 3 + 3));
+    for (const resize of ['squash', 'crop'] as const) {
+      const flipped = await loadImage(input, { resize, variant: { flip: true } });
+      expect(px(flipped, 2, 2), resize).toEqual([0, 255, 0]);
+      const br = await loadImage(input, { resize, variant: { corner: 'br' } });
+      // the bottom-right crop of a 256×256 view is mostly the white quadrant
+      expect(px(br, 200, 200), resize).toEqual([255, 255, 255]);
+      expect(px(br, 2, 2), resize).toEqual([255, 0, 0]);
+      const tl = await loadImage(input, { resize, variant: { corner: 'tl', flip: true } });
+      expect(px(tl, 200, 2), resize).toEqual([255, 0, 0]);
+    }
+  });
+
   it('accepts raw pixels and refuses wrong sizes', async () => {
     const img = await loadImage({ data: new Uint8Array(10 * 10), width: 10, height: 10, channels: 1 });
     expect(img.rgb.length).toBe(224 * 224 * 3);
