@@ -10,14 +10,14 @@
  */
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
-import { relative, resolve, sep } from 'node:path';
+import { parse, relative, resolve, sep } from 'node:path';
 import { ConvlensError, toConvlensError } from '../core/errors.js';
-import { readImageFile } from '../image/decode.js';
+import { readImageFile, type ImageVariant } from '../image/decode.js';
 import { walkImages } from '../image/files.js';
 import { topIndices } from '../imagenet/classes.js';
 import type { ConvLens } from '../pipeline/lens.js';
 import { zeroFraction } from '../pipeline/lens.js';
-import type { FileState, ImageRecord, Store } from './store.js';
+import type { EmbeddingSettings, FileState, ImageRecord, Store } from './store.js';
 
 export interface IndexProgress {
   /** files looked at so far (unchanged ones included) */
@@ -42,6 +42,8 @@ export interface IndexOptions {
   onProgress?: (p: IndexProgress) => void;
   /** stop early (Ctrl-C): what is done is committed */
   signal?: AbortSignal;
+  /** embed an augmentation view instead of the image itself (recorded in the settings) */
+  variant?: ImageVariant;
 }
 
 export interface IndexFailure {
@@ -81,17 +83,24 @@ interface ReadJob extends Job {
 
 const toRel = (root: string, abs: string): string => relative(root, abs).split(sep).join('/');
 
-export async function indexFolders(store: Store, lens: ConvLens, folders: string[], options: IndexOptions = {}): Promise<IndexSummary> {
-  const t0 = performance.now();
-  store.ensureSettings(lens.settings);
-  const thumbnailSize = options.thumbnailSize ?? 128;
-  const commitEvery = options.commitEvery ?? lens.batchSize;
-  const summary: IndexSummary = { indexed: 0, unchanged: 0, failed: [], pruned: 0, missing: 0, reused: 0, seconds: 0, interrupted: false };
-  const fail = (path: string, e: ConvlensError): void => {
+function newSummary(): IndexSummary {
+  return { indexed: 0, unchanged: 0, failed: [], pruned: 0, missing: 0, reused: 0, seconds: 0, interrupted: false };
+}
+
+function failer(summary: IndexSummary): (path: string, e: ConvlensError) => void {
+  return (path, e) => {
     summary.failed.push({ path, code: e.code, message: e.message });
   };
+}
 
-  // 1. what is on disk, per root
+/** Index every image under the folders (recursively); rows are keyed by folder + relative path. */
+export async function indexFolders(store: Store, lens: ConvLens, folders: string[], options: IndexOptions = {}): Promise<IndexSummary> {
+  const t0 = performance.now();
+  store.ensureSettings(settingsOf(lens, options));
+  const summary = newSummary();
+  const fail = failer(summary);
+
+  // what is on disk, per root
   const jobs: Job[] = [];
   const gone: number[] = [];
   for (const folder of folders) {
@@ -123,7 +132,57 @@ export async function indexFolders(store: Store, lens: ConvLens, folders: string
     summary.pruned = gone.length;
   } else summary.missing = gone.length;
 
-  // 2. stream: unchanged files are counted, the rest read + hashed, then embedded
+  await runJobs(store, lens, jobs, summary, options);
+  summary.seconds = (performance.now() - t0) / 1000;
+  return summary;
+}
+
+/**
+ * Index an explicit list of files (e.g. a labelled set), keyed by absolute path. Returns the
+ * summary and each file's row id (absent for files that failed).
+ */
+export async function indexFiles(store: Store, lens: ConvLens, files: string[], options: IndexOptions = {}): Promise<IndexSummary & { ids: Map<string, number> }> {
+  const t0 = performance.now();
+  store.ensureSettings(settingsOf(lens, options));
+  const summary = newSummary();
+  const root = parse(resolve('.')).root;
+  const rootId = store.rootId(root);
+  const states = store.fileStates(rootId);
+  const seen = new Set<string>();
+  const jobs: Job[] = [];
+  for (const f of files) {
+    const abs = resolve(f);
+    const rel = toRel(root, abs);
+    if (seen.has(rel)) continue;
+    seen.add(rel);
+    jobs.push({ rootId, rel, abs, size: 0, mtimeMs: 0, state: states.get(rel) });
+  }
+  await runJobs(store, lens, jobs, summary, options);
+  const after = store.fileStates(rootId);
+  const ids = new Map<string, number>();
+  for (const f of files) {
+    const st = after.get(toRel(root, resolve(f)));
+    if (st?.ok) ids.set(f, st.id);
+  }
+  summary.seconds = (performance.now() - t0) / 1000;
+  return { ...summary, ids };
+}
+
+function settingsOf(lens: ConvLens, options: IndexOptions): EmbeddingSettings {
+  return { ...lens.settings, ...(options.variant ? { variant: variantName(options.variant) } : {}) };
+}
+
+/** A stable name for an augmentation view ("flip", "tl", "flip+br"), recorded with its embeddings. */
+export function variantName(v: ImageVariant): string {
+  return [v.flip ? 'flip' : '', v.corner ?? ''].filter(Boolean).join('+');
+}
+
+async function runJobs(store: Store, lens: ConvLens, jobs: Job[], summary: IndexSummary, options: IndexOptions): Promise<void> {
+  const thumbnailSize = options.thumbnailSize ?? 128;
+  const commitEvery = options.commitEvery ?? lens.batchSize;
+  const fail = failer(summary);
+
+  // stream: unchanged files are counted, the rest read + hashed, then embedded
   const total = jobs.length;
   let done = 0;
   let embedded = 0;
@@ -206,7 +265,10 @@ export async function indexFolders(store: Store, lens: ConvLens, folders: string
     }
   }
 
-  const process = lens.processItems(toEmbed(), (job) => job.bytes, thumbnailSize > 0 ? { thumbnail: thumbnailSize } : {});
+  const process = lens.processItems(toEmbed(), (job) => job.bytes, {
+    ...(thumbnailSize > 0 ? { thumbnail: thumbnailSize } : {}),
+    ...(options.variant ? { variant: options.variant } : {}),
+  });
   for await (const { item: job, outcome } of process) {
     done++;
     if (outcome.ok) {
@@ -234,7 +296,5 @@ export async function indexFolders(store: Store, lens: ConvLens, folders: string
   }
   flush();
   progress();
-  summary.seconds = (performance.now() - t0) / 1000;
-  return summary;
 }
 

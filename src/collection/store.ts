@@ -21,6 +21,8 @@ export interface EmbeddingSettings {
   layer: string;
   resize: string;
   dim: number;
+  /** augmentation view (e.g. "flip"), absent for the images themselves */
+  variant?: string;
 }
 
 export interface StoredPrediction {
@@ -246,10 +248,12 @@ export class Store {
   ensureSettings(s: EmbeddingSettings): void {
     const current = this.settings;
     if (!current) {
-      this.setMeta('settings', JSON.stringify({ model: s.model, layer: s.layer, resize: s.resize, dim: s.dim }));
+      this.setMeta('settings', JSON.stringify({ model: s.model, layer: s.layer, resize: s.resize, dim: s.dim, ...(s.variant ? { variant: s.variant } : {}) }));
       return;
     }
-    const diffs = (['model', 'layer', 'resize', 'dim'] as const).filter((k) => current[k] !== s[k]).map((k) => `${k} ${current[k]} (asked: ${s[k]})`);
+    const diffs = (['model', 'layer', 'resize', 'dim', 'variant'] as const)
+      .filter((k) => (current[k] ?? '') !== (s[k] ?? ''))
+      .map((k) => `${k} ${current[k] ?? 'none'} (asked: ${s[k] ?? 'none'})`);
     if (diffs.length > 0) {
       throw new ConvlensError('E_SETTINGS_MISMATCH', `this database holds embeddings made with ${diffs.join(', ')}; use the same settings or another --db`, { file: this.path });
     }
