@@ -1,2 +1,3 @@
 export * from './indexer.js';
 export * from './store.js';
+export * from './labelled.js';

@@ -4,3 +4,4 @@ export { GRAPH_INPUT, kerasToOnnx, type ConvertedGraph, type ConvertOptions } fr
 export * from './onnx-proto.js';
 export { getBackbone, RESNET50, type BackboneSpec } from './registry.js';
 export { readLayersModel, layersModelFiles, type LayersModel, type KerasLayer, type Weight } from './tfjs-layers.js';
+export { exportClassifierOnnx, EXPORT_INPUT, type ExportOptions, type LinearHeadGraph } from './export.js';

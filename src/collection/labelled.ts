@@ -1,0 +1,105 @@
+/**
+ * Labelled image sets for training heads: a folder of class folders (`<dir>/<class>/*.jpg`) or a
+ * TSV of `path<TAB>label` lines (paths relative to the TSV's folder). Their embeddings are cached
+ * in a collection store per backbone settings, so each image goes through the network once.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { ConvlensError } from '../core/errors.js';
+import { matrix, type Matrix } from '../core/matrix.js';
+import type { ImageVariant } from '../image/decode.js';
+import { walkImages } from '../image/files.js';
+import { ensureDir, resolveCacheDir } from '../model/cache.js';
+import type { ConvLens } from '../pipeline/lens.js';
+import { indexFiles, variantName, type IndexFailure, type IndexProgress } from './indexer.js';
+import { Store } from './store.js';
+
+export interface LabelledItem {
+  path: string;
+  label: string;
+}
+
+/** Read a labelled set from a folder of class folders or a TSV file. */
+export async function readLabelledSet(source: string): Promise<LabelledItem[]> {
+  let isDir: boolean;
+  try {
+    isDir = statSync(source).isDirectory();
+  } catch {
+    throw new ConvlensError('E_NOT_FOUND', 'no such folder or file', { file: source });
+  }
+  const items = isDir ? await readClassFolders(source) : readTsv(source);
+  if (items.length === 0) throw new ConvlensError('E_BAD_INPUT', isDir ? 'no images in class subfolders (expected <dir>/<class>/*.jpg)' : 'no labelled lines', { file: source });
+  return items;
+}
+
+async function readClassFolders(dir: string): Promise<LabelledItem[]> {
+  const entries = (await readdir(dir, { withFileTypes: true })).filter((d) => d.isDirectory() || d.isSymbolicLink()).map((d) => d.name).sort();
+  const items: LabelledItem[] = [];
+  for (const label of entries) {
+    const classDir = join(dir, label);
+    if (!statSync(classDir).isDirectory()) continue;
+    for await (const path of walkImages(classDir)) items.push({ path, label });
+  }
+  return items;
+}
+
+function readTsv(file: string): LabelledItem[] {
+  const base = dirname(resolve(file));
+  const lines = readFileSync(file, 'utf8').split(/\r?\n/);
+  const items: LabelledItem[] = [];
+  lines.forEach((line, i) => {
+    if (line.trim() === '' || line.startsWith('#')) return;
+    const cols = line.split('\t');
+    if (i === 0 && cols[0]?.trim().toLowerCase() === 'path') return; // header
+    if (cols.length < 2 || !cols[0]!.trim() || !cols[1]!.trim()) {
+      throw new ConvlensError('E_BAD_INPUT', `line ${i + 1}: expected "path<TAB>label"`, { file });
+    }
+    items.push({ path: resolve(base, cols[0]!.trim()), label: cols[1]!.trim() });
+  });
+  return items;
+}
+
+/** The embedding-cache database for a lens' settings (and augmentation view). */
+export function embeddingCachePath(lens: ConvLens, cacheDir?: string, variant?: ImageVariant): string {
+  const s = lens.settings;
+  const v = variant ? variantName(variant) : '';
+  const name = [s.model, s.layer, s.resize, v].filter(Boolean).join('-').replace(/[^A-Za-z0-9_.+-]/g, '_');
+  return join(ensureDir(join(resolveCacheDir(cacheDir), 'embeddings')), `${name}.db`);
+}
+
+export interface EmbeddedSet {
+  /** rows for the items that could be embedded, in input order */
+  matrix: Matrix;
+  labels: string[];
+  paths: string[];
+  failed: IndexFailure[];
+}
+
+/**
+ * Embeddings for labelled items, computed once and cached (`db`, default: the cache folder's
+ * store for these settings). Items that fail are listed and left out.
+ */
+export async function embedLabelled(
+  items: LabelledItem[],
+  lens: ConvLens,
+  options: { db?: string; cacheDir?: string; variant?: ImageVariant; onProgress?: (p: IndexProgress) => void } = {},
+): Promise<EmbeddedSet> {
+  const dbPath = options.db ?? embeddingCachePath(lens, options.cacheDir, options.variant);
+  const store = Store.open(dbPath, { create: true });
+  try {
+    const summary = await indexFiles(
+      store,
+      lens,
+      items.map((it) => it.path),
+      { thumbnailSize: 0, ...(options.variant ? { variant: options.variant } : {}), ...(options.onProgress ? { onProgress: options.onProgress } : {}) },
+    );
+    const kept = items.filter((it) => summary.ids.has(it.path));
+    const dim = lens.settings.dim;
+    const m = matrix(kept.length, dim);
+    kept.forEach((it, i) => m.data.set(store.embedding(summary.ids.get(it.path)!)!, i * dim));
+    return { matrix: m, labels: kept.map((it) => it.label), paths: kept.map((it) => it.path), failed: summary.failed };
+  } finally {
+    store.close();
+  }
+}
