@@ -81,7 +81,7 @@ export function errorJson(file: string, e: ConvlensError): { file: string; error
 }
 
 /** One line on stderr: "convlens: FILE: message [CODE]". */
-export function reportError(e: ConvlensError, file = e.file): void {
+export function reportError(e: { code: string; message: string; file?: string }, file = e.file): void {
   process.stderr.write(`convlens: ${file ? `${file}: ` : ''}${e.message} [${e.code}]\n`);
 }
 
@@ -89,4 +89,19 @@ export function reportError(e: ConvlensError, file = e.file): void {
 export function percent(p: number): string {
   const v = p * 100;
   return `${v >= 10 ? v.toFixed(1) : v >= 0.1 ? v.toFixed(2) : v.toExponential(1)}%`;
+}
+
+/** Lens options for commands whose model fixes the resize mode and layer (predict, evaluate). */
+export function addRuntimeOptions(cmd: Command): Command {
+  return cmd
+    .option('--batch <n>', 'images per network call', parseIntOption('--batch', 1, 1024), 16)
+    .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', parseIntOption('--threads', 1, 1024))
+    .option('--max-pixels <n>', 'refuse images with more pixels (decompression bombs)', parseIntOption('--max-pixels', 1), 100_000_000)
+    .option('--cache-dir <dir>', 'where converted models and embedding caches live (default $CONVLENS_CACHE_DIR or ~/.cache/convlens)');
+}
+
+/** Save an evaluation's confusion matrix as PNG/SVG. */
+export async function saveConfusionPlot(file: string, report: { accuracy: number; confusion: { labels: string[]; matrix: number[][] } }, title: string): Promise<void> {
+  const { confusionMatrixSvg, savePlot } = await import('../plot/index.js');
+  await savePlot(file, confusionMatrixSvg(report.confusion.matrix, report.confusion.labels, { title, accuracy: report.accuracy }));
 }

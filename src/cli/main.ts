@@ -11,6 +11,10 @@ import * as classify from './commands/classify.js';
 import * as embed from './commands/embed.js';
 import * as indexFolders from './commands/index-folders.js';
 import * as stats from './commands/stats.js';
+import * as train from './commands/train.js';
+import * as predict from './commands/predict.js';
+import * as evaluate from './commands/evaluate.js';
+import * as exportModel from './commands/export.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -20,7 +24,7 @@ export function buildProgram(): Command {
     .version(version)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  for (const command of [classify, embed, indexFolders, stats]) command.register(program);
+  for (const command of [classify, embed, indexFolders, stats, train, predict, evaluate, exportModel]) command.register(program);
   return program;
 }
 

@@ -437,6 +437,33 @@ export class Store {
     return Float64Array.from(rows, (r) => r.z);
   }
 
+  /** Attach a label to images (replacing theirs); `null` removes it. Returns rows changed. */
+  setLabels(ids: number[], label: string | null): number {
+    const set = this.db.prepare('INSERT INTO labels (image_id, label, updated_at) VALUES (?, ?, ?) ON CONFLICT(image_id) DO UPDATE SET label = excluded.label, updated_at = excluded.updated_at');
+    const del = this.db.prepare('DELETE FROM labels WHERE image_id = ?');
+    const exists = this.db.prepare('SELECT 1 FROM images WHERE id = ?');
+    const now = Date.now();
+    let changed = 0;
+    this.db.transaction(() => {
+      for (const id of ids) {
+        if (!exists.get(id)) throw new ConvlensError('E_USAGE', `no image with id ${id}`);
+        changed += (label === null ? del.run(id) : set.run(id, label, now)).changes;
+      }
+    })();
+    return changed;
+  }
+
+  /** image id -> label, for every labelled image. */
+  labels(): Map<number, string> {
+    const rows = this.db.prepare('SELECT image_id AS id, label FROM labels ORDER BY image_id').all() as { id: number; label: string }[];
+    return new Map(rows.map((r) => [r.id, r.label]));
+  }
+
+  /** Label -> count, most frequent first. */
+  labelCounts(): { label: string; count: number }[] {
+    return this.db.prepare('SELECT label, count(*) AS count FROM labels GROUP BY label ORDER BY count DESC, label').all() as { label: string; count: number }[];
+  }
+
   integrityCheck(): string {
     return (this.db.pragma('integrity_check', { simple: true }) as string) ?? 'unknown';
   }

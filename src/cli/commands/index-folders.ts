@@ -3,7 +3,7 @@ import { indexFolders } from '../../collection/indexer.js';
 import { DEFAULT_DB, Store } from '../../collection/store.js';
 import type { ResizeMode } from '../../image/decode.js';
 import { ConvLens } from '../../pipeline/lens.js';
-import { addLensOptions, EXIT_OK, EXIT_SOME_FAILED, lensOptions, parseIntOption, writeJsonLine, type LensFlags } from '../common.js';
+import { addLensOptions, EXIT_OK, EXIT_SOME_FAILED, lensOptions, parseIntOption, reportError, writeJsonLine, type LensFlags } from '../common.js';
 import { progressReporter } from '../progress.js';
 
 interface Flags extends Omit<LensFlags, 'resize'> {
@@ -51,7 +51,7 @@ export function register(program: Command): void {
       if (flags.json) {
         writeJsonLine({ indexed, unchanged, failed, pruned, missing: summary.missing, reused: summary.reused, interrupted: summary.interrupted, seconds: +seconds.toFixed(3) });
       } else {
-        for (const f of failed) process.stderr.write(`convlens: ${f.path}: ${f.message} [${f.code}]\n`);
+        for (const f of failed) reportError(f, f.path);
         const parts = [`${indexed} indexed`, `${unchanged} unchanged`, `${failed.length} failed`];
         if (pruned) parts.push(`${pruned} pruned`);
         if (summary.missing) parts.push(`${summary.missing} missing on disk (use --prune to drop them)`);

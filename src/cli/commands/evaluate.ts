@@ -1,0 +1,43 @@
+import type { Command } from 'commander';
+import { formatReport } from '../../heads/index.js';
+import { Classifier } from '../../teach/index.js';
+import { addRuntimeOptions, reportError, saveConfusionPlot, writeJsonLine } from '../common.js';
+import { progressReporter } from '../progress.js';
+
+interface Flags {
+  model: string;
+  json?: boolean;
+  plot?: string;
+  quiet?: boolean;
+  batch: number;
+  threads?: number;
+  maxPixels: number;
+  cacheDir?: string;
+}
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('evaluate')
+    .description('accuracy, per-class precision / recall / F1 and confusion matrix of a trained model on a labelled set')
+    .argument('<labelled>', 'a folder of class folders or a TSV of path<TAB>label')
+    .requiredOption('--model <dir>', 'model directory')
+    .option('--plot <file>', 'save the confusion matrix as .png or .svg')
+    .option('--json', 'print the report as one JSON object')
+    .option('--quiet', 'no progress output');
+  addRuntimeOptions(cmd).action(async (labelled: string, flags: Flags) => {
+    const classifier = await Classifier.load(flags.model, { batchSize: flags.batch, threads: flags.threads, maxPixels: flags.maxPixels, cacheDir: flags.cacheDir });
+    const progress = progressReporter('embed', { quiet: flags.quiet || flags.json });
+    try {
+      const { report, failed } = await classifier.evaluate(labelled, { cacheDir: flags.cacheDir, onProgress: (p) => progress.update(p) }).finally(() => progress.stop());
+      if (flags.plot) await saveConfusionPlot(flags.plot, report, `${classifier.model.head.type} head on ${labelled}`);
+      if (flags.json) writeJsonLine({ model: flags.model, labelled, ...report, failed });
+      else {
+        for (const f of failed) reportError(f, f.path);
+        process.stdout.write(`accuracy ${report.accuracy.toFixed(4)} on ${report.n} images\n\n${formatReport(report)}`);
+      }
+      process.exitCode = failed.length > 0 ? 2 : 0;
+    } finally {
+      await classifier.dispose();
+    }
+  });
+}

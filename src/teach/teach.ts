@@ -1,0 +1,228 @@
+/**
+ * Teaching the network new classes: a labelled set -> cached embeddings (+ augmentation views)
+ * -> a head (softmax / k-NN / SVM) -> a saved model directory; then predicting, evaluating and
+ * exporting with that model. The CLI and the server are thin shells over these functions.
+ */
+import { writeFileSync } from 'node:fs';
+import { embedLabelled, readLabelledSet, type EmbeddedSet, type LabelledItem } from '../collection/labelled.js';
+import type { IndexFailure, IndexProgress } from '../collection/indexer.js';
+import { ConvlensError } from '../core/errors.js';
+import { matrix, type Matrix } from '../core/matrix.js';
+import type { ImageInput, ImageVariant } from '../image/decode.js';
+import {
+  evaluateHead,
+  loadModelDir,
+  saveModelDir,
+  selectRows,
+  stratifiedSplit,
+  trainHead,
+  LinearHead,
+  type EvaluationReport,
+  type Head,
+  type HeadType,
+  type LoadedModel,
+  type Prediction,
+} from '../heads/index.js';
+import { exportClassifierOnnx } from '../model/export.js';
+import { ConvLens, type ImageFailed, type LensOptions } from '../pipeline/lens.js';
+
+export type Augmentation = 'flip' | 'crops';
+export const AUGMENTATIONS: readonly Augmentation[] = ['flip', 'crops'];
+
+/** The views each augmentation adds to the training rows. */
+export function augmentationViews(augment: readonly Augmentation[]): ImageVariant[] {
+  const views: ImageVariant[] = [];
+  if (augment.includes('flip')) views.push({ flip: true });
+  if (augment.includes('crops')) for (const corner of ['tl', 'tr', 'bl', 'br'] as const) views.push({ corner });
+  return views;
+}
+
+export interface TrainOptions {
+  head?: HeadType;
+  /** validation fraction, stratified (0: no validation, no metrics) */
+  val?: number;
+  seed?: number;
+  /** optimiser iterations at most (linear heads) */
+  epochs?: number;
+  augment?: readonly Augmentation[];
+  /** k-NN: neighbours (default: chosen by cross-validation) */
+  k?: number;
+  knnMetric?: 'cosine' | 'euclidean' | 'auto';
+  /** linear heads: L2 strength (default: chosen by cross-validation) */
+  l2?: number;
+  /** after validating, refit on all labelled rows for the saved model (default true) */
+  refit?: boolean;
+  cacheDir?: string;
+  onProgress?: (stage: string, p: IndexProgress) => void;
+}
+
+export interface TrainResult {
+  head: Head;
+  /** held-out metrics of the model trained on the training split (null without --val) */
+  report: EvaluationReport | null;
+  classes: readonly string[];
+  /** rows per split */
+  counts: { labelled: number; embedded: number; train: number; val: number; augmented: number };
+  failed: IndexFailure[];
+  seconds: { embed: number; train: number };
+}
+
+function headOptions(type: HeadType, o: TrainOptions) {
+  const seed = o.seed ?? 0;
+  if (type === 'knn') return { type, seed, ...(o.k !== undefined ? { k: o.k } : {}), ...(o.knnMetric ? { metric: o.knnMetric } : {}) } as const;
+  return { type, seed, ...(o.l2 !== undefined ? { l2: o.l2 } : {}), ...(o.epochs !== undefined ? { maxIterations: o.epochs } : {}) } as const;
+}
+
+function concatRows(a: Matrix, b: Matrix): Matrix {
+  const m = matrix(a.rows + b.rows, a.cols);
+  m.data.set(a.data, 0);
+  m.data.set(b.data, a.data.length);
+  return m;
+}
+
+/** Embed a labelled set (cached) with the lens, then train and validate a head. */
+export async function trainOnLabelled(items: LabelledItem[], lens: ConvLens, options: TrainOptions = {}): Promise<TrainResult> {
+  const type = options.head ?? 'softmax';
+  const val = options.val ?? 0.2;
+  if (!(val >= 0 && val < 1)) throw new ConvlensError('E_USAGE', `--val must be in [0, 1) (got ${val})`);
+  const t0 = performance.now();
+  const base = await embedLabelled(items, lens, { cacheDir: options.cacheDir, onProgress: (p) => options.onProgress?.('embed', p) });
+  if (base.matrix.rows === 0) throw new ConvlensError('E_BAD_INPUT', 'no image of the labelled set could be embedded');
+
+  const split = val > 0 ? stratifiedSplit(base.labels, val, { seed: options.seed ?? 0 }) : { train: base.labels.map((_, i) => i), val: [] as number[] };
+  const trainPaths = new Set(split.train.map((i) => base.paths[i]!));
+  // augmentation views of the training images only: validation stays clean
+  const views = augmentationViews(options.augment ?? []);
+  const extras: EmbeddedSet[] = [];
+  for (const variant of views) {
+    const trainItems = items.filter((it) => trainPaths.has(it.path));
+    extras.push(await embedLabelled(trainItems, lens, { cacheDir: options.cacheDir, variant, onProgress: (p) => options.onProgress?.('augment', p) }));
+  }
+  const tEmbed = performance.now();
+
+  const withViews = (rows: number[]): { x: Matrix; labels: string[] } => {
+    let x = selectRows(base.matrix, rows);
+    const labels = rows.map((i) => base.labels[i]!);
+    const keep = new Set(rows.map((i) => base.paths[i]!));
+    for (const e of extras) {
+      const r = e.paths.map((p, i) => (keep.has(p) ? i : -1)).filter((i) => i >= 0);
+      x = concatRows(x, selectRows(e.matrix, r));
+      labels.push(...r.map((i) => e.labels[i]!));
+    }
+    return { x, labels };
+  };
+
+  const trainSet = withViews(split.train);
+  let head = trainHead(trainSet.x, trainSet.labels, headOptions(type, options));
+  let report: EvaluationReport | null = null;
+  if (split.val.length > 0) {
+    report = evaluateHead(head, selectRows(base.matrix, split.val), split.val.map((i) => base.labels[i]!));
+    if (options.refit !== false) {
+      const all = withViews(base.labels.map((_, i) => i));
+      head = trainHead(all.x, all.labels, headOptions(type, options));
+    }
+  }
+  return {
+    head,
+    report,
+    classes: head.classes,
+    counts: { labelled: items.length, embedded: base.matrix.rows, train: split.train.length, val: split.val.length, augmented: trainSet.x.rows - split.train.length },
+    failed: base.failed,
+    seconds: { embed: (tEmbed - t0) / 1000, train: (performance.now() - tEmbed) / 1000 },
+  };
+}
+
+/** Train from a folder of class folders or a TSV and save the model directory. */
+export async function trainModel(source: string, outDir: string, options: TrainOptions & { lens: LensOptions }): Promise<TrainResult & { modelFile: string }> {
+  const items = await readLabelledSet(source);
+  const lens = await ConvLens.load(options.lens);
+  try {
+    const result = await trainOnLabelled(items, lens, options);
+    const s = lens.settings;
+    const modelFile = saveModelDir(outDir, result.head, {
+      backbone: { model: s.model, layer: s.layer, resize: s.resize, dim: s.dim },
+      metrics: result.report,
+      training: {
+        source,
+        head: result.head.type,
+        val: options.val ?? 0.2,
+        seed: options.seed ?? 0,
+        augment: options.augment ?? [],
+        refit: options.refit !== false,
+        counts: result.counts,
+        failed: result.failed.length,
+      },
+    });
+    return { ...result, modelFile };
+  } finally {
+    await lens.dispose();
+  }
+}
+
+/** A saved model ready to classify images: its head plus a lens with the recorded settings. */
+export class Classifier {
+  readonly model: LoadedModel;
+  readonly lens: ConvLens;
+
+  private constructor(model: LoadedModel, lens: ConvLens) {
+    this.model = model;
+    this.lens = lens;
+  }
+
+  static async load(modelDir: string, lensOptions: Omit<LensOptions, 'resize' | 'layer' | 'model'> = {}): Promise<Classifier> {
+    const model = loadModelDir(modelDir);
+    const b = model.backbone;
+    const lens = await ConvLens.load({ ...lensOptions, model: b.model, layer: b.layer, resize: b.resize as 'squash' | 'crop' });
+    if (lens.settings.dim !== b.dim) {
+      await lens.dispose();
+      throw new ConvlensError('E_SETTINGS_MISMATCH', `${modelDir}: head expects ${b.dim}-d embeddings, the backbone gives ${lens.settings.dim}`);
+    }
+    return new Classifier(model, lens);
+  }
+
+  get classes(): readonly string[] {
+    return this.model.head.classes;
+  }
+
+  /** Top-N of the model's classes per input, in input order. */
+  async *predict<T extends ImageInput>(inputs: Iterable<T> | AsyncIterable<T>, top = 5): AsyncGenerator<{ item: T; predictions?: Prediction[]; error?: ImageFailed['error'] }> {
+    for await (const { item, outcome } of this.lens.process(inputs)) {
+      if (!outcome.ok) {
+        yield { item: item as T, error: outcome.error };
+        continue;
+      }
+      const x = matrix(1, outcome.embedding.length, outcome.embedding);
+      yield { item: item as T, predictions: this.model.head.predictTop(x, top)[0]! };
+    }
+  }
+
+  /** Accuracy, per-class metrics and confusion matrix on a labelled set. */
+  async evaluate(source: string, options: { cacheDir?: string; onProgress?: (p: IndexProgress) => void } = {}): Promise<{ report: EvaluationReport; failed: IndexFailure[] }> {
+    const items = await readLabelledSet(source);
+    const set = await embedLabelled(items, this.lens, options);
+    if (set.matrix.rows === 0) throw new ConvlensError('E_BAD_INPUT', `${source}: no image could be embedded`);
+    return { report: evaluateHead(this.model.head, set.matrix, set.labels), failed: set.failed };
+  }
+
+  async dispose(): Promise<void> {
+    await this.lens.dispose();
+  }
+}
+
+/** Write the whole network (preprocessing + backbone + head + softmax) as one ONNX file. */
+export function exportModel(modelDir: string, outFile: string): { classes: readonly string[]; bytes: number } {
+  const model = loadModelDir(modelDir);
+  const head = model.head;
+  if (!(head instanceof LinearHead)) {
+    throw new ConvlensError('E_USAGE', `${modelDir}: a ${head.type} head cannot be exported to ONNX (export supports softmax and svm heads)`);
+  }
+  const bytes = exportClassifierOnnx({
+    model: model.backbone.model,
+    layer: model.backbone.layer,
+    resize: model.backbone.resize,
+    classes: head.classes,
+    head: head.linearExport(),
+  });
+  writeFileSync(outFile, bytes);
+  return { classes: head.classes, bytes: bytes.length };
+}
