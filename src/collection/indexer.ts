@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { parse, relative, resolve, sep } from 'node:path';
 import { ConvlensError, toConvlensError } from '../core/errors.js';
-import { readImageFile, type ImageVariant } from '../image/decode.js';
+import { readImageFile, statImageFile, type ImageVariant } from '../image/decode.js';
 import { walkImages } from '../image/files.js';
 import { topIndices } from '../imagenet/classes.js';
 import type { ConvLens } from '../pipeline/lens.js';
@@ -217,7 +217,7 @@ async function runJobs(store: Store, lens: ConvLens, jobs: Job[], summary: Index
         return;
       }
       try {
-        const s = await stat(job.abs);
+        const s = await statImageFile(job.abs);
         job.size = s.size;
         job.mtimeMs = s.mtimeMs;
       } catch (e) {
