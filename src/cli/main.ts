@@ -15,6 +15,7 @@ import * as train from './commands/train.js';
 import * as predict from './commands/predict.js';
 import * as evaluate from './commands/evaluate.js';
 import * as exportModel from './commands/export.js';
+import * as label from './commands/label.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -24,7 +25,7 @@ export function buildProgram(): Command {
     .version(version)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  for (const command of [classify, embed, indexFolders, stats, train, predict, evaluate, exportModel]) command.register(program);
+  for (const command of [classify, embed, indexFolders, stats, train, predict, evaluate, exportModel, label]) command.register(program);
   return program;
 }
 
@@ -47,5 +48,11 @@ async function main(argv: string[]): Promise<void> {
     }
   }
 }
+
+// `convlens ... | head`: a closed pipe ends the output quietly, not with a stack trace
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw e;
+});
 
 await main(process.argv);
