@@ -16,6 +16,7 @@ import * as predict from './commands/predict.js';
 import * as evaluate from './commands/evaluate.js';
 import * as exportModel from './commands/export.js';
 import * as label from './commands/label.js';
+import * as search from './commands/search.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -25,7 +26,7 @@ export function buildProgram(): Command {
     .version(version)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  for (const command of [classify, embed, indexFolders, stats, train, predict, evaluate, exportModel, label]) command.register(program);
+  for (const command of [classify, embed, indexFolders, stats, search, train, predict, evaluate, exportModel, label]) command.register(program);
   return program;
 }
 

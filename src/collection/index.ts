@@ -1,3 +1,4 @@
 export * from './indexer.js';
 export * from './store.js';
 export * from './labelled.js';
+export * from './query.js';

@@ -420,6 +420,14 @@ export class Store {
     return { ids: ids.subarray(0, i), matrix: i === embedded ? m : matrix(i, dim, m.data.subarray(0, i * dim)) };
   }
 
+  /** Changes whenever embedded rows are added, replaced or removed (to tell cached indexes are stale). */
+  embeddingsVersion(): string {
+    const r = this.db
+      .prepare('SELECT count(*) AS n, coalesce(max(id), 0) AS maxId, coalesce(total(id), 0) AS sumId, coalesce(max(indexed_at), 0) AS t FROM images WHERE embedding IS NOT NULL')
+      .get() as { n: number; maxId: number; sumId: number; t: number };
+    return `${r.n}:${r.maxId}:${r.sumId}:${r.t}`;
+  }
+
   thumbnail(id: number): Buffer | null {
     const r = this.db.prepare('SELECT webp FROM thumbnails WHERE image_id = ?').get(id) as { webp: Buffer } | undefined;
     return r?.webp ?? null;
