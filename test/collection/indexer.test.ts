@@ -116,7 +116,7 @@ describe('convlens index (CLI)', () => {
     const db = join(tmp, 'killed.db');
     let kills = 0;
     for (const threshold of [6, 20, 34]) {
-      const child = spawn(process.execPath, ['--import', 'tsx', CLI_ENTRY, 'index', folder, '--db', db, '--batch', '4', '--quiet'], { cwd: REPO, stdio: 'ignore' });
+      const child = spawn(process.execPath, ['--import', 'tsx', CLI_ENTRY, 'index', folder, '--db', db, '--batch', '4', '--resize', 'squash', '--quiet'], { cwd: REPO, stdio: 'ignore' });
       const exited = new Promise((r) => child.on('exit', r));
       // wait until the child has committed `threshold` rows, then kill it without warning
       for (;;) {
@@ -171,7 +171,7 @@ describe('convlens index (CLI)', () => {
     const human = await runCli(['index', fx.dir, '--db', db]);
     expect(human.stdout).toMatch(/^0 indexed, \d+ unchanged, \d+ failed in [\d.]+s/);
     expect(human.stderr).toContain(`${fx.bad.random.path}: not an image`);
-    const mismatch = await runCli(['index', fx.dir, '--db', db, '--resize', 'crop']);
+    const mismatch = await runCli(['index', fx.dir, '--db', db, '--resize', 'squash']);
     expect(mismatch.code).toBe(1);
     expect(mismatch.stderr).toContain('[E_SETTINGS_MISMATCH]');
   });

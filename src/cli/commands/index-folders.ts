@@ -33,7 +33,8 @@ export function register(program: Command): void {
     process.once('SIGINT', onSigint);
     const progress = progressReporter('index', { quiet: flags.quiet });
     try {
-      const resize = flags.resize ?? (store.settings?.resize as ResizeMode | undefined) ?? 'squash';
+      // a new collection defaults to crop: better neighbours and top-5 than squash (README)
+      const resize = flags.resize ?? (store.settings?.resize as ResizeMode | undefined) ?? 'crop';
       const lens = await ConvLens.load(lensOptions({ ...flags, resize }));
       let summary;
       try {
