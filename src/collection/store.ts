@@ -472,6 +472,39 @@ export class Store {
     return this.db.prepare('SELECT label, count(*) AS count FROM labels GROUP BY label ORDER BY count DESC, label').all() as { label: string; count: number }[];
   }
 
+  /** A cached 2-D map by key (see collection/maps.ts). */
+  projection(key: string): { method: string; params: Record<string, unknown>; createdAt: number; ids: Int32Array; coords: Float32Array; info: Record<string, unknown> } | null {
+    const r = this.db.prepare('SELECT method, params, created_at, ids, coords, info FROM projections WHERE key = ?').get(key) as
+      | { method: string; params: string; created_at: number; ids: Buffer; coords: Buffer; info: string | null }
+      | undefined;
+    if (!r) return null;
+    const ids = new Int32Array(r.ids.length / 4);
+    Buffer.from(ids.buffer).set(r.ids);
+    return { method: r.method, params: JSON.parse(r.params), createdAt: r.created_at, ids, coords: blobToFloat32(r.coords), info: r.info ? JSON.parse(r.info) : {} };
+  }
+
+  saveProjection(key: string, p: { method: string; params: Record<string, unknown>; ids: Int32Array; coords: Float32Array; info?: Record<string, unknown> }): void {
+    this.db
+      .prepare(
+        `INSERT INTO projections (key, method, params, created_at, ids, coords, info) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT(key) DO UPDATE SET method = excluded.method, params = excluded.params, created_at = excluded.created_at,
+           ids = excluded.ids, coords = excluded.coords, info = excluded.info`,
+      )
+      .run(key, p.method, JSON.stringify(p.params), Date.now(), Buffer.from(p.ids.buffer, p.ids.byteOffset, p.ids.byteLength), float32ToBlob(p.coords), JSON.stringify(p.info ?? {}));
+  }
+
+  /** Cached maps, newest first (without their coordinates). */
+  projections(): { key: string; method: string; params: Record<string, unknown>; createdAt: number; count: number }[] {
+    const rows = this.db.prepare('SELECT key, method, params, created_at, length(ids) / 4 AS count FROM projections ORDER BY created_at DESC').all() as {
+      key: string;
+      method: string;
+      params: string;
+      created_at: number;
+      count: number;
+    }[];
+    return rows.map((r) => ({ key: r.key, method: r.method, params: JSON.parse(r.params), createdAt: r.created_at, count: r.count }));
+  }
+
   integrityCheck(): string {
     return (this.db.pragma('integrity_check', { simple: true }) as string) ?? 'unknown';
   }
