@@ -17,6 +17,7 @@ import * as evaluate from './commands/evaluate.js';
 import * as exportModel from './commands/export.js';
 import * as label from './commands/label.js';
 import * as search from './commands/search.js';
+import * as map from './commands/map.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -26,7 +27,7 @@ export function buildProgram(): Command {
     .version(version)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  for (const command of [classify, embed, indexFolders, stats, search, train, predict, evaluate, exportModel, label]) command.register(program);
+  for (const command of [classify, embed, indexFolders, stats, search, map, train, predict, evaluate, exportModel, label]) command.register(program);
   return program;
 }
 

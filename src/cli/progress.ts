@@ -24,12 +24,15 @@ function formatEta(s: number | null): string {
   return `${Math.floor(s / 3600)}h${String(Math.round((s % 3600) / 60)).padStart(2, '0')}m`;
 }
 
-export function progressReporter(label: string, options: { quiet?: boolean; intervalMs?: number } = {}): ProgressReporter {
+/** `unit` names what imagesPerSecond counts (default images; t-SNE reports iterations). */
+export function progressReporter(label: string, options: { quiet?: boolean; intervalMs?: number; unit?: string } = {}): ProgressReporter {
+  const unit = options.unit ?? 'images';
+  const short = unit === 'images' ? 'img' : unit === 'iterations' ? 'it' : unit;
   if (options.quiet) return { update: () => undefined, stop: () => undefined };
   if (process.stderr.isTTY) {
     const bar = new cliProgress.SingleBar(
       {
-        format: `${label} |{bar}| {value}/{total} | {rate} img/s | ETA {eta_h} | {failed} failed`,
+        format: `${label} |{bar}| {value}/{total} | {rate} ${short}/s | ETA {eta_h} | {failed} failed`,
         stream: process.stderr,
         hideCursor: true,
         clearOnComplete: false,
@@ -61,7 +64,7 @@ export function progressReporter(label: string, options: { quiet?: boolean; inte
       if (p.done === lastDone) return;
       last = now;
       lastDone = p.done;
-      process.stderr.write(`${label}: ${p.done}/${p.total} (${p.imagesPerSecond.toFixed(1)} images/s, ETA ${formatEta(p.etaSeconds)}${p.failed ? `, ${p.failed} failed` : ''})\n`);
+      process.stderr.write(`${label}: ${p.done}/${p.total} (${p.imagesPerSecond.toFixed(1)} ${unit}/s, ETA ${formatEta(p.etaSeconds)}${p.failed ? `, ${p.failed} failed` : ''})\n`);
     },
     stop: () => undefined,
   };

@@ -1,0 +1,123 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, extname, resolve } from 'node:path';
+import { Option, type Command } from 'commander';
+import { collectionMap, type MapRequest } from '../../collection/maps.js';
+import { DEFAULT_DB, Store } from '../../collection/store.js';
+import { ConvlensError } from '../../core/errors.js';
+import { imagenetClasses } from '../../imagenet/classes.js';
+import { savePlot, scatterSvg, thumbnailScatterPng } from '../../plot/index.js';
+import type { ProjectionMethod } from '../../projection/index.js';
+import { parseFloatOption, parseIntOption } from '../common.js';
+import { progressReporter } from '../progress.js';
+
+interface Flags {
+  db: string;
+  method: ProjectionMethod;
+  perplexity?: number;
+  seed: number;
+  out?: string;
+  thumbs?: boolean;
+  size?: number;
+  color: 'none' | 'prediction' | 'label';
+  labels?: string;
+  json?: string;
+  recompute?: boolean;
+  quiet?: boolean;
+}
+
+/** path -> label from a TSV (paths relative to the TSV's folder). */
+function readLabelFile(file: string): Map<string, string> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    throw new ConvlensError('E_NOT_FOUND', 'cannot read the labels file', { file });
+  }
+  const base = dirname(resolve(file));
+  const out = new Map<string, string>();
+  text.split(/\r?\n/).forEach((line, i) => {
+    const [p, l] = line.split('\t');
+    if (!line.trim() || (i === 0 && p?.toLowerCase() === 'path')) return;
+    if (!p || !l?.trim()) throw new ConvlensError('E_BAD_INPUT', `line ${i + 1}: expected "path<TAB>label"`, { file });
+    out.set(resolve(base, p), l.trim());
+  });
+  return out;
+}
+
+export function register(program: Command): void {
+  program
+    .command('map')
+    .description('a 2-D map of a collection (t-SNE, UMAP or PCA), as dots coloured by class or as thumbnails (seed Figures 3 and 4)')
+    .option('--db <file>', 'collection database', DEFAULT_DB)
+    .addOption(new Option('--method <m>', 'projection').choices(['tsne', 'umap', 'pca']).default('tsne'))
+    .option('--perplexity <p>', 't-SNE perplexity', parseFloatOption('--perplexity', 1, 1000))
+    .option('--seed <n>', 'random seed (maps are deterministic for a seed)', parseIntOption('--seed', 0), 42)
+    .option('--out <file>', 'plot to write: .png or .svg (thumbnails: .png)')
+    .option('--thumbs', 'draw each image\'s thumbnail at its place instead of a dot')
+    .option('--size <px>', 'canvas width in pixels (default 1600 for dots, 4000 for thumbnails)', parseIntOption('--size', 64, 32768))
+    .addOption(new Option('--color <by>', 'colour points (or thumbnail frames) by').choices(['none', 'prediction', 'label']).default('prediction'))
+    .option('--labels <file.tsv>', 'labels for --color label (path<TAB>label; default: the collection\'s labels)')
+    .option('--json <file>', 'write the coordinates as JSON')
+    .option('--recompute', 'ignore the cached map')
+    .option('--quiet', 'no progress output')
+    .action(async (flags: Flags) => {
+      if (flags.thumbs && flags.out && extname(flags.out).toLowerCase() !== '.png') throw new ConvlensError('E_USAGE', `--thumbs writes PNG: ${flags.out} must end in .png`);
+      if (flags.labels && flags.color !== 'label') flags.color = 'label';
+      const store = Store.open(flags.db);
+      try {
+        const { embedded } = store.count();
+        if (embedded === 0) throw new ConvlensError('E_DB', 'no embedded images (index a folder first)', { file: flags.db });
+        const request: MapRequest = { method: flags.method, seed: flags.seed, ...(flags.perplexity !== undefined ? { perplexity: flags.perplexity } : {}) };
+        const progress = progressReporter(flags.method, { quiet: flags.quiet, unit: flags.method === 'tsne' ? 'iterations' : 'steps' });
+        const t0 = performance.now();
+        const map = await collectionMap(store, request, {
+          recompute: flags.recompute,
+          onProgress: (done, total) => {
+            const secs = (performance.now() - t0) / 1000;
+            progress.update({ done, total, imagesPerSecond: secs > 0 ? done / secs : 0, etaSeconds: done > 0 ? (secs * (total - done)) / done : null });
+          },
+        }).finally(() => progress.stop());
+
+        const rows = Array.from(map.ids, (id) => store.image(id)!);
+        const classes = imagenetClasses();
+        const predictions = rows.map((r) => (r.top5?.[0] ? classes[r.top5[0].index]!.label : null));
+        const dbLabels = store.labels();
+        const fileLabels = flags.labels ? readLabelFile(flags.labels) : null;
+        const labels = rows.map((r) => (fileLabels ? (fileLabels.get(r.absPath) ?? null) : (dbLabels.get(r.id) ?? null)));
+        const colours = flags.color === 'prediction' ? predictions : flags.color === 'label' ? labels : undefined;
+        const title = `${flags.method === 'tsne' ? 't-SNE' : flags.method.toUpperCase()} map of ${rows.length} images`;
+        const subtitle = [flags.method === 'tsne' ? `perplexity ${+Number(map.params['perplexity']).toPrecision(3)}` : '', `seed ${flags.seed}`, map.kl !== undefined ? `KL ${map.kl.toFixed(3)}` : '', flags.color !== 'none' ? `colour: ${flags.color}` : '']
+          .filter(Boolean)
+          .join(', ');
+
+        if (flags.out) {
+          if (flags.thumbs) {
+            const png = await thumbnailScatterPng(map.coords, (i) => store.thumbnail(map.ids[i]!), {
+              width: flags.size ?? 4000,
+              title,
+              subtitle,
+              ...(colours ? { labels: colours } : {}),
+            });
+            writeFileSync(flags.out, png);
+          } else {
+            await savePlot(flags.out, scatterSvg(map.coords, { width: flags.size ?? 1600, title, subtitle, ...(colours ? { labels: colours } : {}) }));
+          }
+        }
+        if (flags.json) {
+          writeFileSync(
+            flags.json,
+            JSON.stringify({
+              method: map.method,
+              params: map.params,
+              ...(map.kl !== undefined ? { kl: map.kl } : {}),
+              points: rows.map((r, i) => ({ id: r.id, path: r.absPath, x: map.coords.data[2 * i], y: map.coords.data[2 * i + 1], prediction: predictions[i], label: labels[i] })),
+            }),
+          );
+        }
+        const written = [flags.out, flags.json].filter(Boolean).map((f) => ` → ${f}`).join('');
+        process.stdout.write(`${title}${map.kl !== undefined ? `, KL ${map.kl.toFixed(4)}` : ''} (${map.cached ? 'cached' : `${map.seconds.toFixed(1)}s`})${written}\n`);
+      } finally {
+        store.close();
+      }
+    });
+}
