@@ -101,26 +101,30 @@ export async function trainOnLabelled(items: LabelledItem[], lens: ConvLens, opt
   }
   const tEmbed = performance.now();
 
-  const withViews = (rows: number[]): { x: Matrix; labels: string[] } => {
+  // every view of an image shares its group, so the head's cross-validation never validates an
+  // image on a row made from its own flip or crop (that would choose λ / k optimistically)
+  const withViews = (rows: number[]): { x: Matrix; labels: string[]; groups: number[] } => {
     let x = selectRows(base.matrix, rows);
     const labels = rows.map((i) => base.labels[i]!);
-    const keep = new Set(rows.map((i) => base.paths[i]!));
+    const groups = rows.map((i) => i);
+    const groupOf = new Map(rows.map((i) => [base.paths[i]!, i]));
     for (const e of extras) {
-      const r = e.paths.map((p, i) => (keep.has(p) ? i : -1)).filter((i) => i >= 0);
+      const r = e.paths.map((p, i) => (groupOf.has(p) ? i : -1)).filter((i) => i >= 0);
       x = concatRows(x, selectRows(e.matrix, r));
       labels.push(...r.map((i) => e.labels[i]!));
+      groups.push(...r.map((i) => groupOf.get(e.paths[i]!)!));
     }
-    return { x, labels };
+    return { x, labels, groups };
   };
 
   const trainSet = withViews(split.train);
-  let head = trainHead(trainSet.x, trainSet.labels, headOptions(type, options));
+  let head = trainHead(trainSet.x, trainSet.labels, { ...headOptions(type, options), groups: trainSet.groups });
   let report: EvaluationReport | null = null;
   if (split.val.length > 0) {
     report = evaluateHead(head, selectRows(base.matrix, split.val), split.val.map((i) => base.labels[i]!));
     if (options.refit !== false) {
       const all = withViews(base.labels.map((_, i) => i));
-      head = trainHead(all.x, all.labels, headOptions(type, options));
+      head = trainHead(all.x, all.labels, { ...headOptions(type, options), groups: all.groups });
     }
   }
   return {

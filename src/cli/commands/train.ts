@@ -39,7 +39,7 @@ export function register(program: Command): void {
     .option('--augment <views>', 'add embeddings of transformed training images: flip, crops (four corners) or flip,crops')
     .option('--k <n>', 'knn: neighbours (default: chosen by cross-validation)', parseIntOption('--k', 1))
     .addOption(new Option('--metric <m>', 'knn: distance').choices(['cosine', 'euclidean', 'auto']))
-    .option('--l2 <lambda>', 'linear heads: L2 strength (default: chosen by cross-validation)', parseFloatOption('--l2', 0))
+    .option('--l2 <lambda>', 'linear heads: L2 strength, pulling the weights towards a shrinkage-LDA solution (default: chosen by cross-validation)', parseFloatOption('--l2', 0))
     .option('--no-refit', 'keep the model trained on the training split (default: refit on all rows after validating)')
     .option('--plot <file>', 'save the validation confusion matrix as .png or .svg')
     .option('--json', 'print the result as one JSON object')
