@@ -17,6 +17,8 @@ import * as evaluate from './commands/evaluate.js';
 import * as exportModel from './commands/export.js';
 import * as label from './commands/label.js';
 import * as search from './commands/search.js';
+import * as serve from './commands/serve.js';
+import * as demo from './commands/demo.js';
 import * as map from './commands/map.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
@@ -27,7 +29,7 @@ export function buildProgram(): Command {
     .version(version)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  for (const command of [classify, embed, indexFolders, stats, search, map, train, predict, evaluate, exportModel, label]) command.register(program);
+  for (const command of [classify, embed, indexFolders, stats, search, map, train, predict, evaluate, exportModel, label, serve, demo]) command.register(program);
   return program;
 }
 

@@ -66,6 +66,16 @@ describe('similar', () => {
     store.close();
   });
 
+  it('uses a saved HNSW index when one is built, with the same neighbours as the exact scan here', async () => {
+    const r = await runCli(['index', EXAMPLES, '--db', db, '--hnsw', 'always', '--json']);
+    const [summary] = jsonLines(r.stdout);
+    expect(summary.hnsw).toBe(`${db}.cosine.hnsw`);
+    const approx = jsonLines((await runCli(['similar', CAT, '--db', db, '-k', '8', '--json'])).stdout)[0].results;
+    const exact = jsonLines((await runCli(['similar', CAT, '--db', db, '-k', '8', '--exact', '--json'])).stdout)[0].results;
+    expect(approx.map((x: { path: string }) => x.path)).toEqual(exact.map((x: { path: string }) => x.path));
+    approx.forEach((x: { score: number }, i: number) => expect(x.score).toBeCloseTo(exact[i].score, 2)); // f16 storage
+  });
+
   it('refuses mismatched threshold flags and missing databases', async () => {
     const a = await runCli(['similar', CAT, '--db', db, '--max-distance', '3']);
     expect(a.code).toBe(1);
