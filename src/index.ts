@@ -7,3 +7,4 @@ export * from './imagenet/index.js';
 export * from './model/index.js';
 export * from './pipeline/index.js';
 export * from './collection/index.js';
+export * from './server/index.js';

@@ -43,6 +43,16 @@ describe('convlens map on the example photos', () => {
     expect(JSON.parse(readFileSync(join(tmp, 'map5.json'), 'utf8')).params.perplexity).toBe(5);
   });
 
+  it('writes a self-contained HTML map (no external resources)', async () => {
+    const html = join(tmp, 'map.html');
+    const r = await runCli(['map', '--db', db, '--html', html, '--quiet']);
+    expect(r.code, r.stderr).toBe(0);
+    const text = readFileSync(html, 'utf8');
+    expect(text).toContain('t-SNE map of 44 images');
+    expect(text).not.toMatch(/<(script|link|img)[^>]+(src|href)=["']https?:/i);
+    expect(text).toMatch(/data:image\/(webp|png|jpeg);base64,/);
+  });
+
   it('UMAP and PCA maps; bad flags are usage errors', async () => {
     for (const method of ['umap', 'pca']) {
       const r = await runCli(['map', '--db', db, '--method', method, '--json', join(tmp, `${method}.json`), '--quiet']);

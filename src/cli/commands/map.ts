@@ -7,6 +7,7 @@ import { ConvlensError } from '../../core/errors.js';
 import { imagenetClasses } from '../../imagenet/classes.js';
 import { savePlot, scatterSvg, thumbnailScatterPng } from '../../plot/index.js';
 import type { ProjectionMethod } from '../../projection/index.js';
+import { buildAtlas, mapHtml } from '../../server/index.js';
 import { parseFloatOption, parseIntOption } from '../common.js';
 import { progressReporter } from '../progress.js';
 
@@ -21,6 +22,7 @@ interface Flags {
   color: 'none' | 'prediction' | 'label';
   labels?: string;
   json?: string;
+  html?: string;
   recompute?: boolean;
   quiet?: boolean;
 }
@@ -57,6 +59,7 @@ export function register(program: Command): void {
     .option('--size <px>', 'canvas width in pixels (default 1600 for dots, 4000 for thumbnails)', parseIntOption('--size', 64, 32768))
     .addOption(new Option('--color <by>', 'colour points (or thumbnail frames) by').choices(['none', 'prediction', 'label']).default('prediction'))
     .option('--labels <file.tsv>', 'labels for --color label (path<TAB>label; default: the collection\'s labels)')
+    .option('--html <file>', 'write one self-contained HTML map (thumbnails; pan, zoom, hover, search) that opens offline')
     .option('--json <file>', 'write the coordinates as JSON')
     .option('--recompute', 'ignore the cached map')
     .option('--quiet', 'no progress output')
@@ -114,7 +117,20 @@ export function register(program: Command): void {
             }),
           );
         }
-        const written = [flags.out, flags.json].filter(Boolean).map((f) => ` → ${f}`).join('');
+        if (flags.html) {
+          const atlas = await buildAtlas(store, map.ids);
+          const points = rows.map((r, i) => ({
+            id: r.id,
+            x: map.coords.data[2 * i]!,
+            y: map.coords.data[2 * i + 1]!,
+            path: r.absPath,
+            prediction: predictions[i] ?? '',
+            ...(r.top5?.[0] ? { probability: r.top5[0].probability } : {}),
+            label: labels[i] ?? null,
+          }));
+          writeFileSync(flags.html, mapHtml({ title, subtitle, points, atlas, colorBy: flags.color }));
+        }
+        const written = [flags.out, flags.html, flags.json].filter(Boolean).map((f) => ` → ${f}`).join('');
         process.stdout.write(`${title}${map.kl !== undefined ? `, KL ${map.kl.toFixed(4)}` : ''} (${map.cached ? 'cached' : `${map.seconds.toFixed(1)}s`})${written}\n`);
       } finally {
         store.close();

@@ -1,0 +1,95 @@
+/** The HTTP API, typed (shapes from src/server/api-types.ts). */
+import type {
+  AtlasManifest,
+  ClassifyResult,
+  HistogramResult,
+  ImageDetail,
+  ImageList,
+  Info,
+  JobInfo,
+  LabelsResult,
+  MapResult,
+  Predictions,
+  SimilarResult,
+} from '../../src/server/api-types.js';
+
+export type * from '../../src/server/api-types.js';
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+async function call<T>(method: string, url: string, body?: unknown): Promise<T> {
+  const init: RequestInit = { method };
+  if (body instanceof FormData) init.body = body;
+  else if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    init.headers = { 'content-type': 'application/json' };
+  }
+  const res = await fetch(url, init);
+  const data = (await res.json().catch(() => null)) as { error?: { code: string; message: string } } | null;
+  if (!res.ok) throw new ApiError(res.status, data?.error?.code ?? 'E_HTTP', data?.error?.message ?? `HTTP ${res.status}`);
+  return data as T;
+}
+
+const qs = (params: Record<string, string | number | boolean | undefined | null>): string => {
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== '') p.set(k, String(v));
+  const s = p.toString();
+  return s ? `?${s}` : '';
+};
+
+export interface SearchOptions {
+  metric: 'cosine' | 'euclidean';
+  k: number;
+  minSimilarity?: number;
+  maxDistance?: number;
+}
+
+const searchQs = (o: SearchOptions): Record<string, string | number | undefined> => ({ metric: o.metric, k: o.k, minSimilarity: o.minSimilarity, maxDistance: o.maxDistance });
+
+export const api = {
+  info: () => call<Info>('GET', '/api/info'),
+  classes: (q?: string) => call<{ classes: { index: number; wnid: string; label: string; count: number }[] }>('GET', `/api/classes${qs({ q })}`),
+  images: (p: { offset?: number; limit?: number; q?: string; label?: string; unlabelled?: boolean; failed?: boolean }) => call<ImageList>('GET', `/api/images${qs(p)}`),
+  image: (id: number) => call<ImageDetail>('GET', `/api/images/${id}`),
+  thumbUrl: (id: number) => `/api/images/${id}/thumbnail`,
+  fileUrl: (id: number) => `/api/images/${id}/file`,
+  similar: (id: number, o: SearchOptions) => call<SimilarResult>('GET', `/api/similar${qs({ id, ...searchQs(o) })}`),
+  histogram: (id: number, metric: string, bins = 40) => call<HistogramResult>('GET', `/api/histogram${qs({ id, metric, bins })}`),
+  classify: (file: File, o: SearchOptions & { store?: boolean }) => {
+    const form = new FormData();
+    form.append('file', file);
+    return call<ClassifyResult>('POST', `/api/classify${qs({ ...searchQs(o), store: o.store ? 'true' : undefined })}`, form);
+  },
+  map: () => call<MapResult>('GET', '/api/map'),
+  mapByKey: (key: string) => call<MapResult>('GET', `/api/map${qs({ key })}`),
+  computeMap: (p: Record<string, unknown>) => call<JobInfo>('POST', '/api/map', p),
+  atlas: () => call<AtlasManifest>('GET', '/api/map/atlas'),
+  buildAtlas: () => call<JobInfo>('POST', '/api/map/atlas', {}),
+  labels: () => call<LabelsResult>('GET', '/api/labels'),
+  setLabel: (ids: number[], label: string) => call<{ changed: number }>('POST', '/api/labels', { ids, label }),
+  clearLabels: (ids: number[]) => call<{ changed: number }>('DELETE', '/api/labels', { ids }),
+  train: (head: string, k?: number) => call<JobInfo>('POST', '/api/train', { head, ...(k ? { k } : {}) }),
+  predictions: () => call<Predictions>('GET', '/api/predictions'),
+  jobs: () => call<{ jobs: JobInfo[] }>('GET', '/api/jobs'),
+  job: (id: string) => call<JobInfo>('GET', `/api/jobs/${id}`),
+  cancelJob: (id: string) => call<JobInfo>('DELETE', `/api/jobs/${id}`),
+  index: (folder: string, root: number) => call<JobInfo>('POST', '/api/jobs', { kind: 'index', folder, root }),
+};
+
+/** Poll a job until it ends, reporting each state. */
+export async function followJob(id: string, onUpdate: (j: JobInfo) => void, everyMs = 500): Promise<JobInfo> {
+  for (;;) {
+    const j = await api.job(id);
+    onUpdate(j);
+    if (j.state === 'done' || j.state === 'failed' || j.state === 'cancelled') return j;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}

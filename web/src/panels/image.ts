@@ -1,0 +1,146 @@
+/**
+ * The image view: the image, its top-5 ImageNet classes, label and prediction, its most similar
+ * images with scores (cosine / Euclidean, threshold slider) and the histogram of its similarities
+ * to all the others.
+ */
+import { api, ApiError, type HistogramResult, type ImageDetail } from '../api.js';
+import { bar, debounce, h, percent } from '../dom.js';
+import { countPassing, histogramSvg } from '../histogram.js';
+import { state } from '../state.js';
+
+const K = 24;
+
+export class ImagePanel {
+  readonly element = h('div.panel.image-panel');
+  private metric: 'cosine' | 'euclidean' = 'cosine';
+  private useThreshold = false;
+  private threshold = 0.5;
+  private hist: HistogramResult | null = null;
+  private detail: ImageDetail | null = null;
+  private readonly histBox = h('div.hist-box');
+  private readonly neighbours = h('div.thumb-grid.neighbours');
+  private readonly thresholdInput = h('input', { type: 'range', min: 0, max: 1, step: 0.001, disabled: true, 'aria-label': 'threshold' });
+  private readonly thresholdText = h('span.muted');
+  private token = 0;
+
+  constructor(private readonly onShowOnMap: (id: number) => void) {
+    this.element.append(h('p.muted', {}, 'Click an image on the map (or in the grid) to see it here.'));
+    state.on('current', () => void this.load());
+    state.on('labels', () => this.detail && void this.load(false));
+    this.thresholdInput.addEventListener('input', () => {
+      this.threshold = Number(this.thresholdInput.value);
+      this.updateThreshold();
+      this.refreshNeighbours();
+    });
+  }
+
+  private async load(resetScroll = true): Promise<void> {
+    const id = state.current;
+    if (id === null) return;
+    const token = ++this.token;
+    try {
+      const [detail, hist] = await Promise.all([api.image(id), api.histogram(id, this.metric).catch(() => null)]);
+      if (token !== this.token) return;
+      this.detail = detail;
+      this.hist = hist;
+      if (hist) this.fitThreshold();
+      this.render();
+      if (resetScroll) this.element.scrollTop = 0;
+      await this.neighboursNow();
+    } catch (e) {
+      if (token === this.token) this.element.replaceChildren(h('p.error', {}, e instanceof ApiError ? e.message : String(e)));
+    }
+  }
+
+  private fitThreshold(): void {
+    const hist = this.hist!;
+    const lo = hist.edges[0]!;
+    const hi = hist.edges[hist.edges.length - 1]!;
+    this.thresholdInput.min = String(lo);
+    this.thresholdInput.max = String(hi);
+    this.thresholdInput.step = String((hi - lo) / 200 || 0.001);
+    if (!(this.threshold >= lo && this.threshold <= hi)) this.threshold = this.metric === 'cosine' ? Math.min(hi, Math.max(lo, 0.5)) : (lo + hi) / 2;
+    this.thresholdInput.value = String(this.threshold);
+  }
+
+  private render(): void {
+    const d = this.detail!;
+    const src = d.displayable ? api.fileUrl(d.id) : api.thumbUrl(d.id);
+    const metricButtons = (['cosine', 'euclidean'] as const).map((m) =>
+      h('label.toggle', {}, h('input', { type: 'radio', name: 'metric', value: m, checked: this.metric === m, onchange: () => this.setMetric(m) }), m === 'cosine' ? 'Cosine' : 'Euclidean'),
+    );
+    const thresholdBox = h('input', {
+      type: 'checkbox',
+      checked: this.useThreshold,
+      onchange: (e: Event) => {
+        this.useThreshold = (e.target as HTMLInputElement).checked;
+        this.updateThreshold();
+        this.refreshNeighbours();
+      },
+    });
+    this.element.replaceChildren(
+      h('div.image-head', {}, h('strong.path', { title: `${d.root}/${d.path}` }, d.path), h('button', { onclick: () => this.onShowOnMap(d.id) }, 'Show on map')),
+      h('a.image-link', { href: api.fileUrl(d.id), target: '_blank', rel: 'noopener' }, h('img.main-image', { src, alt: d.path })),
+      h('div.muted', {}, [d.width && d.height ? `${d.width}×${d.height}` : '', d.format ?? '', d.size ? `${Math.round(d.size / 1024)} KB` : ''].filter(Boolean).join(' · ')),
+      d.error ? h('p.error', {}, `${d.error.code}: ${d.error.message}`) : '',
+      h('h3', {}, 'ImageNet classes'),
+      h('div.top5', {}, ...d.top5.map((c) => bar(c.label, c.probability, percent(c.probability)))),
+      h(
+        'div.tags',
+        {},
+        d.label ? h('span.tag.label-tag', {}, `label: ${d.label}`) : h('span.muted', {}, 'no label'),
+        d.prediction ? h('span.tag.pred-tag', {}, `predicted: ${d.prediction.label} ${percent(d.prediction.probability)}`) : '',
+      ),
+      h('h3', {}, 'Most similar'),
+      h('div.controls', {}, ...metricButtons, h('label.toggle', {}, thresholdBox, 'Threshold'), this.thresholdInput, this.thresholdText),
+      this.histBox,
+      this.neighbours,
+    );
+    this.updateThreshold();
+  }
+
+  private setMetric(m: 'cosine' | 'euclidean'): void {
+    this.metric = m;
+    this.threshold = NaN;
+    void this.load(false);
+  }
+
+  private updateThreshold(): void {
+    this.thresholdInput.disabled = !this.useThreshold;
+    const t = this.useThreshold ? this.threshold : null;
+    const hist = this.hist;
+    this.histBox.replaceChildren(...(hist ? [histogramSvg(hist, t)] : []));
+    if (hist) {
+      const base = `${hist.count} others · mean ${hist.mean.toFixed(3)}`;
+      this.thresholdText.textContent = t === null ? base : `${this.metric === 'cosine' ? '≥' : '≤'} ${t.toFixed(3)}: ≈${countPassing(hist, t)} images`;
+    }
+  }
+
+  private readonly refreshNeighbours = debounce(() => void this.neighboursNow(), 150);
+
+  private async neighboursNow(): Promise<void> {
+    const d = this.detail;
+    if (!d) return;
+    const token = this.token;
+    const t = this.useThreshold ? this.threshold : undefined;
+    const r = await api
+      .similar(d.id, { metric: this.metric, k: K, ...(t !== undefined ? (this.metric === 'cosine' ? { minSimilarity: t } : { maxDistance: t }) : {}) })
+      .catch((e: unknown) => (e instanceof ApiError ? null : Promise.reject(e)));
+    if (token !== this.token) return;
+    if (!r) {
+      this.neighbours.replaceChildren(h('p.muted', {}, 'This image has no embedding.'));
+      return;
+    }
+    this.neighbours.replaceChildren(
+      ...(r.results.length === 0 ? [h('p.muted', {}, 'No image passes the threshold.')] : []),
+      ...r.results.map((n) =>
+        h(
+          'button.thumb',
+          { title: `${n.path}\n${n.top1 ?? ''}`, onclick: () => state.show(n.id), 'data-id': n.id },
+          h('img', { src: api.thumbUrl(n.id), alt: n.path, loading: 'lazy' }),
+          h('span.score', {}, n.score.toFixed(3)),
+        ),
+      ),
+    );
+  }
+}

@@ -1,0 +1,687 @@
+/**
+ * The map explorer's canvas: every image of a collection at its place on a 2-D map, drawn from a
+ * sprite atlas with Canvas 2D, with pan (drag), zoom (wheel, double-click, keys), hover and click
+ * picking, and lasso selection (shift-drag, or lasso mode). Shared by the web app and the
+ * standalone HTML map.
+ *
+ * Staying smooth with 20 000 images on a software canvas, where one sprite costs several
+ * microseconds: a full render is built off screen in slices of a few milliseconds per animation
+ * frame, and until it is complete the screen shows the last complete render moved and scaled to
+ * the current view (so a pan or zoom frame costs one blit, whatever the number of images). Points
+ * live in a uniform grid, so a render visits only the cells in view; far away images (a thumbnail
+ * of a few pixels) are written as dots of their mean colour straight into the pixels.
+ */
+import { hexColor } from './palette.js';
+
+export interface AtlasImages {
+  tile: number;
+  columns: number;
+  perPage: number;
+  /** image id of each tile */
+  ids: ArrayLike<number>;
+  /** mean colour of each tile, 0xRRGGBB */
+  colors: ArrayLike<number>;
+  pages: CanvasImageSource[];
+}
+
+export interface MapViewOptions {
+  onHover?: (index: number | null, clientX: number, clientY: number) => void;
+  onClick?: (index: number | null) => void;
+  /** indices inside a lasso; additive when the user held Ctrl/Cmd */
+  onLasso?: (indices: number[], additive: boolean) => void;
+  onViewChange?: () => void;
+}
+
+/** Below this on-screen size (px) images are drawn as dots. */
+const THUMB_MIN_PX = 8;
+/** Drawing time per animation frame for a full render's slices (ms). */
+const SLICE_MS = 10;
+/** A moving view is rendered in full once it has been still this long (ms). */
+const SETTLE_MS = 90;
+const BACKGROUND = '#f4f4f2';
+const BACKGROUND_RGB = 0xf4f4f2;
+const SELECTED = '#ffb000';
+const FOCUS = '#e0115f';
+
+export class MapView {
+  readonly canvas: HTMLCanvasElement;
+  /** lasso on plain drag (otherwise drag pans and shift-drag lassoes) */
+  lassoMode = false;
+  private readonly g: CanvasRenderingContext2D;
+  /** the render in progress, off screen */
+  private work = offscreen();
+  /** the last complete render and the view it shows */
+  private done: { layer: Layer; view: View } | null = null;
+  private task: RenderTask | null = null;
+  /** the full render must be redone (view or content changed) */
+  private stale = true;
+  /** while the view moves, full renders wait until this time (the preview follows the motion) */
+  private settleAt = 0;
+  private readonly options: MapViewOptions;
+  private n = 0;
+  private ids = new Int32Array(0);
+  private indexOfId = new Map<number, number>();
+  private wx = new Float32Array(0);
+  private wy = new Float32Array(0);
+  private tileOf = new Int32Array(0);
+  private dot = new Uint32Array(0);
+  private frame: (string | null)[] | null = null;
+  private frameRgb: Int32Array | null = null;
+  private highlight: Uint8Array | null = null;
+  private selected = new Uint8Array(0);
+  private focus = -1;
+  private atlas: AtlasImages | null = null;
+  // spatial grid over the world square [-1, 1]²
+  private gridSize = 1;
+  private cellStart = new Int32Array(2);
+  private cellItems = new Int32Array(0);
+  // view: world (cx, cy) at the canvas centre, `scale` px per world unit
+  private width = 0;
+  private height = 0;
+  private scale = 1;
+  private fitScale = 1;
+  private cx = 0;
+  private cy = 0;
+  /** world size of a thumbnail */
+  private unit = 0.05;
+  private scheduled = false;
+  private lasso: [number, number][] | null = null;
+  private drag: { x: number; y: number; cx: number; cy: number; moved: boolean } | null = null;
+  private readonly resizeObserver: ResizeObserver;
+  /** duration of the last frames drawn, ms (for tests and tuning) */
+  readonly frameTimes: number[] = [];
+
+  constructor(container: HTMLElement, options: MapViewOptions = {}) {
+    this.options = options;
+    this.canvas = document.createElement('canvas');
+    this.canvas.className = 'convlens-map-canvas';
+    this.canvas.tabIndex = 0;
+    container.appendChild(this.canvas);
+    this.g = this.canvas.getContext('2d', { alpha: false })!;
+    this.resizeObserver = new ResizeObserver(() => this.resize());
+    this.resizeObserver.observe(container);
+    this.bindEvents();
+    this.resize();
+  }
+
+  get pointCount(): number {
+    return this.n;
+  }
+
+  /** Zoom relative to the fitted view (1 = whole map). */
+  get zoom(): number {
+    return this.scale / this.fitScale;
+  }
+
+  idAt(index: number): number {
+    return this.ids[index]!;
+  }
+
+  indexOf(id: number): number | undefined {
+    return this.indexOfId.get(id);
+  }
+
+  /** Points in map coordinates (any range; the view fits them). Resets the view. */
+  setPoints(ids: ArrayLike<number>, x: ArrayLike<number>, y: ArrayLike<number>): void {
+    const n = ids.length;
+    this.n = n;
+    this.ids = Int32Array.from(ids);
+    this.indexOfId = new Map(Array.from(this.ids, (id, i) => [id, i]));
+    let minX = Infinity, maxX = -Infinity, minY = Infinity, maxY = -Infinity;
+    for (let i = 0; i < n; i++) {
+      minX = Math.min(minX, x[i]!);
+      maxX = Math.max(maxX, x[i]!);
+      minY = Math.min(minY, y[i]!);
+      maxY = Math.max(maxY, y[i]!);
+    }
+    const half = Math.max(maxX - minX, maxY - minY, 1e-9) / 2;
+    const mx = (minX + maxX) / 2;
+    const my = (minY + maxY) / 2;
+    this.wx = new Float32Array(n);
+    this.wy = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      this.wx[i] = (x[i]! - mx) / half;
+      this.wy[i] = (y[i]! - my) / half;
+    }
+    this.selected = new Uint8Array(n);
+    this.highlight = null;
+    this.frame = null;
+    this.focus = -1;
+    this.buildGrid();
+    this.applyAtlas();
+    this.resetView();
+  }
+
+  /** The thumbnails; pages are turned into ImageBitmaps (several times faster to draw from than images). */
+  async setAtlas(atlas: AtlasImages | null): Promise<void> {
+    const pages = atlas ? await Promise.all(atlas.pages.map((p) => (p instanceof HTMLImageElement ? createImageBitmap(p) : p))) : [];
+    this.atlas = atlas && { ...atlas, pages };
+    this.applyAtlas();
+    this.redraw();
+  }
+
+  /** A frame colour per point (null entries: none), e.g. by class or label; null: no frames. */
+  setFrameColors(colors: (string | null)[] | null): void {
+    this.frame = colors;
+    this.frameRgb = colors ? Int32Array.from(colors, (c) => (c ? parseInt(c.slice(1), 16) : -1)) : null;
+    this.redraw();
+  }
+
+  /** Points to bring forward (others are dimmed); null: none. */
+  setHighlight(mask: Uint8Array | null): void {
+    this.highlight = mask;
+    this.redraw();
+  }
+
+  setSelected(indices: Iterable<number>): void {
+    this.selected.fill(0);
+    for (const i of indices) if (i >= 0 && i < this.n) this.selected[i] = 1;
+    this.redraw();
+  }
+
+  setFocus(index: number | null): void {
+    this.focus = index ?? -1;
+    this.redraw();
+  }
+
+  resetView(): void {
+    this.fitScale = Math.max(1e-6, (Math.min(this.width, this.height) / 2) * 0.92);
+    this.scale = this.fitScale;
+    this.cx = 0;
+    this.cy = 0;
+    const px = Math.min(72, Math.max(3, 0.9 * Math.sqrt((this.width * this.height) / Math.max(this.n, 1))));
+    this.unit = px / this.fitScale;
+    this.changed();
+  }
+
+  /** Zoom by a factor around a point of the canvas (default its centre). */
+  zoomBy(factor: number, sx = this.width / 2, sy = this.height / 2): void {
+    const [wx, wy] = this.toWorld(sx, sy);
+    const next = Math.min(this.fitScale * 400, Math.max(this.fitScale * 0.5, this.scale * factor));
+    this.scale = next;
+    // keep the world point under the cursor where it was
+    this.cx = wx - (sx - this.width / 2) / next;
+    this.cy = wy - (sy - this.height / 2) / next;
+    this.changed();
+  }
+
+  /** Centre the view on a point, zooming in to at least `zoom`. */
+  centerOn(index: number, zoom = 4): void {
+    if (index < 0 || index >= this.n) return;
+    this.scale = Math.max(this.scale, this.fitScale * zoom);
+    this.cx = this.wx[index]!;
+    this.cy = this.wy[index]!;
+    this.changed();
+  }
+
+  /** Where a point is drawn, in client (page viewport) coordinates; null when off-canvas. */
+  screenPositionOf(id: number): { x: number; y: number } | null {
+    const i = this.indexOfId.get(id);
+    if (i === undefined) return null;
+    const [sx, sy] = this.toScreen(this.wx[i]!, this.wy[i]!);
+    if (sx < 0 || sy < 0 || sx > this.width || sy > this.height) return null;
+    const r = this.canvas.getBoundingClientRect();
+    return { x: r.left + sx, y: r.top + sy };
+  }
+
+  /** Draw one point's atlas tile onto a canvas (hover previews). */
+  drawTile(index: number, target: HTMLCanvasElement): boolean {
+    const t = this.tileOf[index] ?? -1;
+    const a = this.atlas;
+    if (!a || t < 0) return false;
+    const page = a.pages[Math.floor(t / a.perPage)];
+    if (!page) return false;
+    const local = t % a.perPage;
+    const g = target.getContext('2d')!;
+    g.clearRect(0, 0, target.width, target.height);
+    g.imageSmoothingQuality = 'high';
+    g.drawImage(page, (local % a.columns) * a.tile, Math.floor(local / a.columns) * a.tile, a.tile, a.tile, 0, 0, target.width, target.height);
+    return true;
+  }
+
+  /** Redo the full render (content or view changed); the screen follows at the next frame. */
+  redraw(): void {
+    this.stale = true;
+    this.schedule();
+  }
+
+  destroy(): void {
+    this.resizeObserver.disconnect();
+    this.canvas.remove();
+  }
+
+  // ---- internals ----
+
+  private changed(): void {
+    this.settleAt = performance.now() + SETTLE_MS;
+    this.stale = true;
+    this.schedule();
+    this.options.onViewChange?.();
+  }
+
+  private toWorld(sx: number, sy: number): [number, number] {
+    return [this.cx + (sx - this.width / 2) / this.scale, this.cy + (sy - this.height / 2) / this.scale];
+  }
+
+  private toScreen(wx: number, wy: number): [number, number] {
+    return [this.width / 2 + (wx - this.cx) * this.scale, this.height / 2 + (wy - this.cy) * this.scale];
+  }
+
+  private resize(): void {
+    const r = this.canvas.parentElement!.getBoundingClientRect();
+    const w = Math.max(1, Math.floor(r.width));
+    const h = Math.max(1, Math.floor(r.height));
+    if (w === this.width && h === this.height) return;
+    const zoom = this.width > 0 ? this.zoom : 1;
+    const dpr = window.devicePixelRatio || 1;
+    this.width = w;
+    this.height = h;
+    this.canvas.width = Math.round(w * dpr);
+    this.canvas.height = Math.round(h * dpr);
+    this.canvas.style.width = `${w}px`;
+    this.canvas.style.height = `${h}px`;
+    const unitPx = this.unit * this.fitScale;
+    this.fitScale = Math.max(1e-6, (Math.min(w, h) / 2) * 0.92);
+    this.unit = unitPx / this.fitScale;
+    this.scale = this.fitScale * zoom;
+    if (this.n > 0 && zoom === 1 && this.cx === 0 && this.cy === 0) this.resetView();
+    this.redraw();
+  }
+
+  private buildGrid(): void {
+    const g = Math.max(1, Math.min(256, Math.ceil(Math.sqrt(this.n) / 2)));
+    this.gridSize = g;
+    const cellOf = new Int32Array(this.n);
+    const counts = new Int32Array(g * g + 1);
+    for (let i = 0; i < this.n; i++) {
+      const c = this.cell(this.wx[i]!, this.wy[i]!);
+      cellOf[i] = c;
+      counts[c + 1]!++;
+    }
+    for (let c = 0; c < g * g; c++) counts[c + 1]! += counts[c]!;
+    this.cellStart = counts.slice();
+    this.cellItems = new Int32Array(this.n);
+    const fill = counts.slice(0, g * g);
+    for (let i = 0; i < this.n; i++) this.cellItems[fill[cellOf[i]!]!++] = i;
+  }
+
+  private cellCoord(w: number): number {
+    return Math.min(this.gridSize - 1, Math.max(0, Math.floor(((w + 1) / 2) * this.gridSize)));
+  }
+
+  private cell(wx: number, wy: number): number {
+    return this.cellCoord(wy) * this.gridSize + this.cellCoord(wx);
+  }
+
+  /** Indices of points whose centre is in a world rectangle, in grid order. */
+  private *pointsIn(x0: number, y0: number, x1: number, y1: number): Generator<number> {
+    const c0 = this.cellCoord(x0), c1 = this.cellCoord(x1), r0 = this.cellCoord(y0), r1 = this.cellCoord(y1);
+    for (let r = r0; r <= r1; r++) {
+      for (let c = c0; c <= c1; c++) {
+        const cell = r * this.gridSize + c;
+        for (let k = this.cellStart[cell]!; k < this.cellStart[cell + 1]!; k++) {
+          const i = this.cellItems[k]!;
+          const x = this.wx[i]!, y = this.wy[i]!;
+          if (x >= x0 && x <= x1 && y >= y0 && y <= y1) yield i;
+        }
+      }
+    }
+  }
+
+  private applyAtlas(): void {
+    this.tileOf = new Int32Array(this.n).fill(-1);
+    this.dot = new Uint32Array(this.n).fill(0x8a8a8a);
+    const a = this.atlas;
+    if (!a) return;
+    for (let t = 0; t < a.ids.length; t++) {
+      const i = this.indexOfId.get(a.ids[t]!);
+      if (i === undefined) continue;
+      this.tileOf[i] = t;
+      this.dot[i] = a.colors[t] ?? 0x8a8a8a;
+    }
+  }
+
+  /** The topmost point under a canvas position, or null. */
+  private hit(sx: number, sy: number): number | null {
+    const size = Math.max(this.unit * this.scale, 6);
+    const [wx, wy] = this.toWorld(sx, sy);
+    const r = size / 2 / this.scale;
+    let best: number | null = null;
+    let bestD = Infinity;
+    for (const i of this.pointsIn(wx - r, wy - r, wx + r, wy + r)) {
+      const d = Math.max(Math.abs(this.wx[i]! - wx), Math.abs(this.wy[i]! - wy));
+      if (d <= bestD) {
+        bestD = d;
+        best = i;
+      }
+    }
+    return best;
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    requestAnimationFrame(() => {
+      this.scheduled = false;
+      this.frameTick();
+    });
+  }
+
+  private view(): View {
+    return { scale: this.scale, cx: this.cx, cy: this.cy, width: this.width, height: this.height };
+  }
+
+  /** One animation frame: show the preview, advance the full render, show it when complete. */
+  private frameTick(): void {
+    const t0 = performance.now();
+    if (this.stale && t0 < this.settleAt) {
+      // still moving: only the preview, and look again next frame
+      this.present();
+      this.schedule();
+      this.frameTimes.push(performance.now() - t0);
+      return;
+    }
+    if (this.stale) {
+      this.stale = false;
+      this.task = this.startRender();
+    }
+    const task = this.task;
+    if (task) {
+      const finished = this.advance(task, t0 + SLICE_MS);
+      if (finished) {
+        this.task = null;
+        const layer = this.work;
+        this.work = this.done?.layer ?? offscreen();
+        this.done = { layer, view: task.view };
+      } else this.schedule();
+    }
+    this.present();
+    this.frameTimes.push(performance.now() - t0);
+    if (this.frameTimes.length > 120) this.frameTimes.shift();
+  }
+
+  /** The last complete render, moved and scaled to the current view, and the lasso. */
+  private present(): void {
+    const g = this.g;
+    const dpr = this.canvas.width / Math.max(this.width, 1);
+    g.setTransform(dpr, 0, 0, dpr, 0, 0);
+    g.globalAlpha = 1;
+    const d = this.done;
+    const same = d && d.view.scale === this.scale && d.view.cx === this.cx && d.view.cy === this.cy && d.view.width === this.width && d.view.height === this.height;
+    if (d && same) {
+      g.setTransform(1, 0, 0, 1, 0, 0);
+      g.drawImage(d.layer.canvas, 0, 0);
+      g.setTransform(dpr, 0, 0, dpr, 0, 0);
+    } else {
+      g.fillStyle = BACKGROUND;
+      g.fillRect(0, 0, this.width, this.height);
+      if (d && d.view.width === this.width && d.view.height === this.height) {
+        // a world point at screen p in the old view is at k·p + offset in the new one
+        const k = this.scale / d.view.scale;
+        const ox = (this.width / 2) * (1 - k) + (d.view.cx - this.cx) * this.scale;
+        const oy = (this.height / 2) * (1 - k) + (d.view.cy - this.cy) * this.scale;
+        g.imageSmoothingEnabled = true;
+        g.imageSmoothingQuality = 'low';
+        g.drawImage(d.layer.canvas, 0, 0, d.layer.canvas.width, d.layer.canvas.height, ox, oy, this.width * k, this.height * k);
+      }
+    }
+    if (this.lasso && this.lasso.length > 1) {
+      g.beginPath();
+      g.moveTo(this.lasso[0]![0], this.lasso[0]![1]);
+      for (const [x, y] of this.lasso) g.lineTo(x, y);
+      g.closePath();
+      g.fillStyle = 'rgba(255, 176, 0, 0.15)';
+      g.fill();
+      g.strokeStyle = SELECTED;
+      g.lineWidth = 2;
+      g.setLineDash([6, 4]);
+      g.stroke();
+      g.setLineDash([]);
+    }
+  }
+
+  /** What a full render of the current view has to draw: visible points, emphasised ones last. */
+  private startRender(): RenderTask {
+    const layer = this.work;
+    const dpr = window.devicePixelRatio || 1;
+    const cw = Math.round(this.width * dpr);
+    const ch = Math.round(this.height * dpr);
+    if (layer.canvas.width !== cw || layer.canvas.height !== ch) {
+      layer.canvas.width = cw;
+      layer.canvas.height = ch;
+    }
+    const size = this.unit * this.scale;
+    const m = this.unit;
+    const [x0, y0] = this.toWorld(0, 0);
+    const [x1, y1] = this.toWorld(this.width, this.height);
+    const normal: number[] = [];
+    const front: number[] = [];
+    const hl = this.highlight;
+    for (const i of this.pointsIn(x0 - m, y0 - m, x1 + m, y1 + m)) {
+      if ((hl && hl[i]) || this.selected[i] || i === this.focus) front.push(i);
+      else normal.push(i);
+    }
+    return { view: this.view(), dpr, size, thumbs: this.atlas !== null && size >= THUMB_MIN_PX, normal, front, next: 0, started: false };
+  }
+
+  /** Draw as much of a render as fits before `deadline`; true when complete. */
+  private advance(task: RenderTask, deadline: number): boolean {
+    const g = this.work.g;
+    if (!task.started) {
+      task.started = true;
+      g.setTransform(1, 0, 0, 1, 0, 0);
+      g.globalAlpha = 1;
+      g.fillStyle = BACKGROUND;
+      g.fillRect(0, 0, this.work.canvas.width, this.work.canvas.height);
+      g.setTransform(task.dpr, 0, 0, task.dpr, 0, 0);
+      if (!task.thumbs) {
+        this.writeDots(task, task.normal, this.highlight ? 0.14 : 1);
+        task.next = task.normal.length;
+      }
+    }
+    g.globalAlpha = this.highlight ? 0.14 : 1;
+    while (task.next < task.normal.length) {
+      const end = Math.min(task.normal.length, task.next + 128);
+      for (; task.next < end; task.next++) this.drawPoint(g, task, task.normal[task.next]!, false);
+      if (performance.now() > deadline && task.next < task.normal.length) return false;
+    }
+    g.globalAlpha = 1;
+    for (const i of task.front) this.drawPoint(g, task, i, true);
+    if (this.focus >= 0) {
+      const [sx, sy] = this.toScreenIn(task.view, this.wx[this.focus]!, this.wy[this.focus]!);
+      const r = Math.max(task.size / 2 + 5, 9);
+      g.strokeStyle = FOCUS;
+      g.lineWidth = 3;
+      g.strokeRect(sx - r, sy - r, 2 * r, 2 * r);
+    }
+    return true;
+  }
+
+  private toScreenIn(v: View, wx: number, wy: number): [number, number] {
+    return [v.width / 2 + (wx - v.cx) * v.scale, v.height / 2 + (wy - v.cy) * v.scale];
+  }
+
+  /** Far-away images as squares of their colour, written straight into the pixels. */
+  private writeDots(task: RenderTask, points: number[], alpha: number): void {
+    const canvas = this.work.canvas;
+    const w = canvas.width;
+    const h = canvas.height;
+    const img = this.work.g.createImageData(w, h);
+    const px = new Uint32Array(img.data.buffer);
+    const bg = (0xff000000 | ((BACKGROUND_RGB & 255) << 16) | (BACKGROUND_RGB & 0xff00) | ((BACKGROUND_RGB >> 16) & 255)) >>> 0;
+    px.fill(bg);
+    const d = Math.max(2, Math.round(task.size * task.dpr));
+    const half = d / 2;
+    const bgR = (BACKGROUND_RGB >> 16) & 255, bgG = (BACKGROUND_RGB >> 8) & 255, bgB = BACKGROUND_RGB & 255;
+    for (const i of points) {
+      const [sx, sy] = this.toScreenIn(task.view, this.wx[i]!, this.wy[i]!);
+      const rgb = this.frameRgb && this.frameRgb[i]! >= 0 ? this.frameRgb[i]! : this.dot[i]!;
+      let r = (rgb >> 16) & 255, gg = (rgb >> 8) & 255, b = rgb & 255;
+      if (alpha < 1) {
+        r = Math.round(bgR + (r - bgR) * alpha);
+        gg = Math.round(bgG + (gg - bgG) * alpha);
+        b = Math.round(bgB + (b - bgB) * alpha);
+      }
+      const abgr = (0xff000000 | (b << 16) | (gg << 8) | r) >>> 0;
+      const xa = Math.max(0, Math.round(sx * task.dpr - half));
+      const ya = Math.max(0, Math.round(sy * task.dpr - half));
+      const xb = Math.min(w, xa + d);
+      const yb = Math.min(h, ya + d);
+      for (let y = ya; y < yb; y++) px.fill(abgr, y * w + xa, y * w + xb);
+    }
+    this.work.g.putImageData(img, 0, 0);
+  }
+
+  private drawPoint(g: CanvasRenderingContext2D, task: RenderTask, i: number, emphasise: boolean): void {
+    const [sx, sy] = this.toScreenIn(task.view, this.wx[i]!, this.wy[i]!);
+    const frame = this.selected[i] ? SELECTED : this.frame?.[i] ?? null;
+    const t = this.tileOf[i]!;
+    const size = task.size;
+    const half = size / 2;
+    const a = this.atlas;
+    if (!task.thumbs || t < 0 || !a) {
+      const d = Math.max(size, emphasise ? 4 : 2.5);
+      g.fillStyle = frame ?? hexColor(this.dot[i]!);
+      g.fillRect(sx - d / 2, sy - d / 2, d, d);
+      return;
+    }
+    const local = t % a.perPage;
+    // inset by a pixel: filtering must not pick up the neighbouring tile's edge
+    g.drawImage(a.pages[Math.floor(t / a.perPage)]!, (local % a.columns) * a.tile + 1, Math.floor(local / a.columns) * a.tile + 1, a.tile - 2, a.tile - 2, sx - half, sy - half, size, size);
+    if (frame) {
+      const fw = Math.max(1, Math.min(3, size / 16));
+      g.strokeStyle = frame;
+      g.lineWidth = fw;
+      g.strokeRect(sx - half - fw / 2, sy - half - fw / 2, size + fw, size + fw);
+    }
+  }
+
+  private local(e: { clientX: number; clientY: number }): [number, number] {
+    const r = this.canvas.getBoundingClientRect();
+    return [e.clientX - r.left, e.clientY - r.top];
+  }
+
+  private bindEvents(): void {
+    const c = this.canvas;
+    c.addEventListener('wheel', (e) => {
+      e.preventDefault();
+      const [sx, sy] = this.local(e);
+      const delta = e.deltaMode === 1 ? e.deltaY * 16 : e.deltaMode === 2 ? e.deltaY * 400 : e.deltaY;
+      this.zoomBy(Math.exp(-delta * 0.0015), sx, sy);
+    }, { passive: false });
+    c.addEventListener('dblclick', (e) => {
+      const [sx, sy] = this.local(e);
+      this.zoomBy(e.shiftKey ? 0.5 : 2, sx, sy);
+    });
+    c.addEventListener('pointerdown', (e) => {
+      if (e.button !== 0) return;
+      c.setPointerCapture(e.pointerId);
+      const [sx, sy] = this.local(e);
+      if (this.lassoMode || e.shiftKey) this.lasso = [[sx, sy]];
+      else this.drag = { x: sx, y: sy, cx: this.cx, cy: this.cy, moved: false };
+    });
+    c.addEventListener('pointermove', (e) => {
+      const [sx, sy] = this.local(e);
+      if (this.lasso) {
+        const last = this.lasso[this.lasso.length - 1]!;
+        if (Math.hypot(sx - last[0], sy - last[1]) >= 3) {
+          this.lasso.push([sx, sy]);
+          this.schedule();
+        }
+        return;
+      }
+      if (this.drag) {
+        const dx = sx - this.drag.x;
+        const dy = sy - this.drag.y;
+        if (!this.drag.moved && Math.hypot(dx, dy) < 4) return;
+        this.drag.moved = true;
+        this.cx = this.drag.cx - dx / this.scale;
+        this.cy = this.drag.cy - dy / this.scale;
+        this.changed();
+        return;
+      }
+      this.options.onHover?.(this.hit(sx, sy), e.clientX, e.clientY);
+    });
+    const end = (e: PointerEvent): void => {
+      const [sx, sy] = this.local(e);
+      if (this.lasso) {
+        const poly = this.lasso;
+        this.lasso = null;
+        this.schedule();
+        if (poly.length >= 3) this.options.onLasso?.(this.insidePolygon(poly), e.ctrlKey || e.metaKey);
+        return;
+      }
+      if (this.drag) {
+        const moved = this.drag.moved;
+        this.drag = null;
+        if (!moved && e.type === 'pointerup') this.options.onClick?.(this.hit(sx, sy));
+      }
+    };
+    c.addEventListener('pointerup', end);
+    c.addEventListener('pointercancel', end);
+    c.addEventListener('pointerleave', () => this.options.onHover?.(null, 0, 0));
+    c.addEventListener('keydown', (e) => {
+      if (e.key === '+' || e.key === '=') this.zoomBy(1.5);
+      else if (e.key === '-') this.zoomBy(1 / 1.5);
+      else if (e.key === '0') this.resetView();
+      else return;
+      e.preventDefault();
+    });
+  }
+
+  /** Points whose screen position is inside a polygon (even-odd rule). */
+  private insidePolygon(poly: [number, number][]): number[] {
+    let minX = Infinity, minY = Infinity, maxX = -Infinity, maxY = -Infinity;
+    for (const [x, y] of poly) {
+      minX = Math.min(minX, x);
+      maxX = Math.max(maxX, x);
+      minY = Math.min(minY, y);
+      maxY = Math.max(maxY, y);
+    }
+    const [wx0, wy0] = this.toWorld(minX, minY);
+    const [wx1, wy1] = this.toWorld(maxX, maxY);
+    const out: number[] = [];
+    for (const i of this.pointsIn(wx0, wy0, wx1, wy1)) {
+      const [px, py] = this.toScreen(this.wx[i]!, this.wy[i]!);
+      let inside = false;
+      for (let a = 0, b = poly.length - 1; a < poly.length; b = a++) {
+        const [xa, ya] = poly[a]!;
+        const [xb, yb] = poly[b]!;
+        if (ya > py !== yb > py && px < ((xb - xa) * (py - ya)) / (yb - ya) + xa) inside = !inside;
+      }
+      if (inside) out.push(i);
+    }
+    return out;
+  }
+}
+
+interface View {
+  scale: number;
+  cx: number;
+  cy: number;
+  width: number;
+  height: number;
+}
+
+interface Layer {
+  canvas: HTMLCanvasElement;
+  g: CanvasRenderingContext2D;
+}
+
+interface RenderTask {
+  view: View;
+  dpr: number;
+  /** thumbnail side on screen (CSS px) */
+  size: number;
+  thumbs: boolean;
+  normal: number[];
+  /** highlighted, selected and focused points, drawn last and never dimmed */
+  front: number[];
+  next: number;
+  started: boolean;
+}
+
+function offscreen(): Layer {
+  const canvas = document.createElement('canvas');
+  return { canvas, g: canvas.getContext('2d', { alpha: false, willReadFrequently: false })! };
+}
