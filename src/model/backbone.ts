@@ -5,13 +5,15 @@
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import * as ort from 'onnxruntime-node';
+import type { Worker } from 'node:worker_threads';
 import { ConvlensError } from '../core/errors.js';
+import { startWorker } from '../core/worker.js';
 import { ensureDir, hashFiles, resolveCacheDir, writeFileAtomic } from './cache.js';
 import { GRAPH_INPUT, kerasToOnnx, type ConvertedGraph } from './keras-to-onnx.js';
 import { encodeModel } from './onnx-proto.js';
 import { getBackbone, type BackboneSpec } from './registry.js';
-import { layersModelFiles, readLayersModel } from './tfjs-layers.js';
+import type { InferenceReply, InferenceRequest, InferenceWorkerData } from './inference-worker.js';
+import { layersModelFiles, readLayersModel, readLayersModelTopology } from './tfjs-layers.js';
 
 /** Bump when the converter's output for the same source changes. */
 export const CONVERTER_VERSION = '1';
@@ -62,16 +64,37 @@ export class Backbone {
   readonly inputShape: readonly [number, number, number];
   readonly threads: number;
   readonly modelPath: string;
-  private readonly session: ort.InferenceSession;
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, { resolve: (o: Record<string, Float32Array>) => void; reject: (e: Error) => void }>();
+  private nextId = 1;
+  private failure: Error | null = null;
 
-  private constructor(spec: BackboneSpec, layer: string, dim: number, inputShape: [number, number, number], threads: number, modelPath: string, session: ort.InferenceSession) {
+  private constructor(spec: BackboneSpec, layer: string, dim: number, inputShape: [number, number, number], threads: number, modelPath: string, worker: Worker) {
     this.spec = spec;
     this.layer = layer;
     this.dim = dim;
     this.inputShape = inputShape;
     this.threads = threads;
     this.modelPath = modelPath;
-    this.session = session;
+    this.worker = worker;
+    worker.on('message', (m: InferenceReply) => {
+      if (m.type === 'result' || (m.type === 'error' && m.id !== null)) {
+        const p = this.pending.get(m.id!);
+        this.pending.delete(m.id!);
+        if (this.pending.size === 0) worker.unref();
+        if (m.type === 'result') p?.resolve(m.outputs);
+        else p?.reject(new ConvlensError('E_MODEL', `inference failed: ${m.message}`));
+      }
+    });
+    const fail = (e: Error): void => {
+      this.failure = e;
+      for (const p of this.pending.values()) p.reject(e);
+      this.pending.clear();
+    };
+    worker.on('error', (e) => fail(new ConvlensError('E_MODEL', `inference thread failed: ${e.message}`, { cause: e })));
+    worker.on('exit', () => fail(new ConvlensError('E_MODEL', 'the inference thread has stopped (backbone disposed?)')));
+    // an idle backbone does not keep the process alive; a pending request does
+    worker.unref();
   }
 
   static async load(options: BackboneOptions = {}): Promise<Backbone> {
@@ -80,24 +103,30 @@ export class Backbone {
     const threads = options.threads ?? availableParallelism();
     if (!Number.isInteger(threads) || threads < 1) throw new ConvlensError('E_USAGE', `threads must be a positive integer (got ${threads})`);
     const outputs = layer === spec.probabilitiesLayer ? [layer] : [spec.probabilitiesLayer, layer];
-    const { path } = await ensureConverted(spec, outputs, options.cacheDir);
-    let session: ort.InferenceSession;
-    try {
-      session = await ort.InferenceSession.create(path, {
-        intraOpNumThreads: threads,
-        interOpNumThreads: 1,
-        executionMode: 'sequential',
-        graphOptimizationLevel: 'all',
-      });
-    } catch (e) {
-      throw new ConvlensError('E_MODEL', `${path}: ONNX Runtime cannot load the converted model (${(e as Error).message}); delete it to reconvert`, { file: path, cause: e });
+    const { path, converted } = await ensureConverted(spec, outputs, options.cacheDir);
+    const inputShape = converted?.inputShape ?? inputShapeOf(spec);
+    const workerData: InferenceWorkerData = { modelPath: path, threads, input: GRAPH_INPUT, outputs, inputShape: [...inputShape] };
+    const worker = startWorker(import.meta.url, 'inference-worker', workerData);
+    const ready = await new Promise<Extract<InferenceReply, { type: 'ready' }>>((resolve, reject) => {
+      const onMessage = (m: InferenceReply): void => {
+        worker.off('message', onMessage);
+        worker.off('error', onError);
+        if (m.type === 'ready') resolve(m);
+        else {
+          void worker.terminate();
+          reject(new ConvlensError('E_MODEL', `${path}: ONNX Runtime cannot load the converted model (${m.type === 'error' ? m.message : m.type}); delete it to reconvert`, { file: path }));
+        }
+      };
+      const onError = (e: Error): void => reject(new ConvlensError('E_MODEL', `cannot start the inference thread: ${e.message}`, { cause: e }));
+      worker.on('message', onMessage);
+      worker.once('error', onError);
+    });
+    const dim = Number(ready.outputShapes[layer]?.[1]);
+    if (!Number.isFinite(dim)) {
+      await worker.terminate();
+      throw new ConvlensError('E_MODEL', `${path}: unexpected model signature`, { file: path });
     }
-    const meta = session.outputMetadata.find((m) => m.name === layer);
-    const dim = meta && meta.isTensor ? Number(meta.shape[1]) : NaN;
-    const inMeta = session.inputMetadata[0];
-    const inShape = inMeta && inMeta.isTensor ? (inMeta.shape.slice(1).map(Number) as [number, number, number]) : undefined;
-    if (!Number.isFinite(dim) || !inShape) throw new ConvlensError('E_MODEL', `${path}: unexpected model signature`, { file: path });
-    return new Backbone(spec, layer, dim, inShape, threads, path, session);
+    return new Backbone(spec, layer, dim, inputShape, threads, path, worker);
   }
 
   /** Floats per input item (C×H×W). */
@@ -106,21 +135,38 @@ export class Backbone {
   }
 
   /**
-   * Run n preprocessed items ([n, C, H, W] floats). Returns n×1000 probabilities and
-   * n×dim embeddings (views of ONNX Runtime's output buffers).
+   * Run n preprocessed items ([n, C, H, W] floats) on the inference thread. Returns n×1000
+   * probabilities and n×dim embeddings. With `transfer`, `input` moves to that thread without a
+   * copy (and is unusable afterwards); otherwise it is copied.
    */
-  async infer(input: Float32Array, n: number): Promise<{ probabilities: Float32Array; embeddings: Float32Array }> {
+  async infer(input: Float32Array, n: number, options: { transfer?: boolean } = {}): Promise<{ probabilities: Float32Array; embeddings: Float32Array }> {
     if (input.length !== n * this.inputSize) {
       throw new ConvlensError('E_INTERNAL', `infer: ${input.length} floats for ${n} items of ${this.inputSize}`);
     }
-    const feeds = { [GRAPH_INPUT]: new ort.Tensor('float32', input, [n, ...this.inputShape]) };
-    const out = await this.session.run(feeds);
-    const probabilities = out[this.spec.probabilitiesLayer]!.data as Float32Array;
-    const embeddings = out[this.layer]!.data as Float32Array;
-    return { probabilities, embeddings };
+    if (this.failure) throw this.failure;
+    const id = this.nextId++;
+    const outputs = await new Promise<Record<string, Float32Array>>((resolve, reject) => {
+      if (this.pending.size === 0) this.worker.ref();
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ type: 'run', id, input, n } satisfies InferenceRequest, options.transfer ? [input.buffer as ArrayBuffer] : []);
+    });
+    return { probabilities: outputs[this.spec.probabilitiesLayer]!, embeddings: outputs[this.layer]! };
   }
 
   async dispose(): Promise<void> {
-    await this.session.release();
+    if (this.failure) return;
+    this.worker.postMessage({ type: 'close' } satisfies InferenceRequest);
+    await new Promise<void>((resolve) => {
+      this.worker.ref();
+      this.worker.once('exit', () => resolve());
+    });
   }
+}
+
+/** Input shape from the source model, when the converted graph came from the cache. */
+function inputShapeOf(spec: BackboneSpec): [number, number, number] {
+  const layer = readLayersModelTopology(spec.modelJson()).find((l) => l.className === 'InputLayer');
+  const shape = (layer?.config.batch_input_shape ?? layer?.config.batch_shape) as number[] | undefined;
+  if (!shape || shape.length !== 4) throw new ConvlensError('E_MODEL', `${spec.id}: no 4-D input layer`);
+  return [shape[3]!, shape[1]!, shape[2]!];
 }

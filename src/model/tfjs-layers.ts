@@ -53,8 +53,12 @@ function parseModelJson(path: string): { modelTopology: any; weightsManifest: Ma
   return json;
 }
 
-export function readLayersModel(modelJsonPath: string): LayersModel {
-  const json = parseModelJson(modelJsonPath);
+/** The layer graph of a model.json, without reading any weights. */
+export function readLayersModelTopology(modelJsonPath: string): KerasLayer[] {
+  return parseTopology(parseModelJson(modelJsonPath), modelJsonPath).layers;
+}
+
+function parseTopology(json: { modelTopology: any }, modelJsonPath: string): { cfg: any; layers: KerasLayer[] } {
   const topology = json.modelTopology.model_config ?? json.modelTopology;
   if (topology.class_name !== 'Model' && topology.class_name !== 'Functional') {
     throw new ConvlensError('E_UNSUPPORTED_LAYER', `${modelJsonPath}: model class ${topology.class_name} is not supported (only functional Keras models)`, { file: modelJsonPath });
@@ -68,6 +72,12 @@ export function readLayersModel(modelJsonPath: string): LayersModel {
     const inbound = nodes.length === 1 ? nodes[0].map((n: any[]) => String(n[0])) : [];
     return { name: l.name, className: l.class_name, config: l.config ?? {}, inbound };
   });
+  return { cfg, layers };
+}
+
+export function readLayersModel(modelJsonPath: string): LayersModel {
+  const json = parseModelJson(modelJsonPath);
+  const { cfg, layers } = parseTopology(json, modelJsonPath);
 
   const dir = dirname(modelJsonPath);
   const weights = new Map<string, Weight>();

@@ -180,36 +180,49 @@ export class ConvLens {
       }
     };
 
-    const inferred = new Map<Promise<Decoded>, { probabilities: Float32Array; embedding: Float32Array }>();
-    await fill();
-    while (window.length > 0) {
+    type Result = { probabilities: Float32Array; embedding: Float32Array };
+    // results per decoded image (a path met twice shares one); dropped once no pending item needs them
+    const results = new Map<Promise<Decoded>, Promise<Result>>();
+    type Prepared = { batch: typeof window; settled: PromiseSettledResult<Decoded>[] };
+
+    // wait for a batch's decodes and queue its network call (the inference thread runs calls in order)
+    const prepare = async (): Promise<Prepared | null> => {
+      if (window.length === 0) return null;
       const batch = window.splice(0, this.batchSize);
       const settled = await Promise.allSettled(batch.map((s) => s.decoded));
-      await fill(); // start decoding the next batch before the network runs
-
+      await fill(); // start decoding the batch after this one
       const toRun: { decoded: Promise<Decoded>; value: Decoded }[] = [];
       settled.forEach((s, i) => {
         const decoded = batch[i]!.decoded;
-        if (s.status === 'fulfilled' && !inferred.has(decoded) && !toRun.some((t) => t.decoded === decoded)) {
-          toRun.push({ decoded, value: s.value });
-        }
+        if (s.status === 'fulfilled' && !results.has(decoded) && !toRun.some((t) => t.decoded === decoded)) toRun.push({ decoded, value: s.value });
       });
       if (toRun.length > 0) {
         const n = toRun.length;
         const size = this.backbone.inputSize;
         const input = new Float32Array(n * size);
         toRun.forEach((t, i) => input.set(t.value.tensor, i * size));
-        const { probabilities, embeddings } = await this.backbone.infer(input, n);
-        const classes = probabilities.length / n;
+        const out = this.backbone.infer(input, n, { transfer: true });
+        out.catch(() => undefined); // awaited below, per item
         const dim = this.backbone.dim;
         toRun.forEach((t, i) => {
-          inferred.set(t.decoded, {
-            probabilities: probabilities.slice(i * classes, (i + 1) * classes),
-            embedding: embeddings.slice(i * dim, (i + 1) * dim),
-          });
+          results.set(
+            t.decoded,
+            out.then(({ probabilities, embeddings }) => {
+              const classes = probabilities.length / n;
+              return { probabilities: probabilities.slice(i * classes, (i + 1) * classes), embedding: embeddings.slice(i * dim, (i + 1) * dim) };
+            }),
+          );
         });
       }
+      return { batch, settled };
+    };
 
+    await fill();
+    let current = await prepare();
+    while (current) {
+      // queue the next batch before handing out this one: the network never waits for the consumer
+      const next = await prepare();
+      const { batch, settled } = current;
       for (let i = 0; i < batch.length; i++) {
         const s = settled[i]!;
         const { item, decoded } = batch[i]!;
@@ -218,16 +231,18 @@ export class ConvLens {
           yield { item, outcome: { ok: false, error: toConvlensError(s.reason, name) } };
           continue;
         }
-        const out = inferred.get(decoded)!;
+        const out = await results.get(decoded)!;
         const { width, height, format, thumbnail } = s.value.image;
         yield { item, outcome: { ok: true, ...out, width, height, format, ...(thumbnail ? { thumbnail } : {}) } };
       }
-      // forget results no item in the window still shares (bounded memory on long runs)
+      // forget what no later item shares (bounded memory on long runs)
+      const later = new Set([...window, ...(next?.batch ?? [])].map((w) => w.decoded));
       for (const { decoded, key } of batch) {
-        if (window.some((w) => w.decoded === decoded)) continue;
-        inferred.delete(decoded);
+        if (later.has(decoded)) continue;
+        results.delete(decoded);
         if (key !== undefined) byPath.delete(key);
       }
+      current = next;
     }
   }
 

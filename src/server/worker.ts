@@ -1,17 +1,6 @@
-/**
- * Worker threads running a module next to this one. From the compiled package that is a plain .js
- * file; from the TypeScript sources (tests, tsx) the worker registers tsx before importing it.
- */
-import { Worker } from 'node:worker_threads';
+/** Worker threads for server jobs (index, train): see core/worker.ts for how they start. */
+import { startWorker } from '../core/worker.js';
 import { ConvlensError, type ErrorCode } from '../core/errors.js';
-
-export function startWorker(name: string, workerData: unknown): Worker {
-  const fromSource = import.meta.url.endsWith('.ts');
-  const url = new URL(`./${name}${fromSource ? '.ts' : '.js'}`, import.meta.url);
-  if (!fromSource) return new Worker(url, { workerData });
-  const bootstrap = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(url.href)}); })`;
-  return new Worker(bootstrap, { eval: true, workerData });
-}
 
 /** What a job's worker posts: progress, then its result or its error. */
 export type WorkerMessage<P, R> = { type: 'progress'; progress: P } | { type: 'done'; result: R } | { type: 'error'; code: string; message: string };
@@ -22,7 +11,7 @@ export type WorkerMessage<P, R> = { type: 'progress'; progress: P } | { type: 'd
  */
 export function runWorker<P, R>(name: string, workerData: unknown, onProgress: (p: P) => void, signal: AbortSignal, graceMs = 30_000): Promise<R> {
   return new Promise((resolve, reject) => {
-    const worker = startWorker(name, workerData);
+    const worker = startWorker(import.meta.url, name, workerData);
     let settled = false;
     let kill: ReturnType<typeof setTimeout> | undefined;
     const end = (fn: () => void): void => {
