@@ -101,7 +101,7 @@ CREATE TABLE IF NOT EXISTS images (
 );
 CREATE INDEX IF NOT EXISTS images_hash ON images(hash);
 CREATE INDEX IF NOT EXISTS images_top1 ON images(top1);
-CREATE TABLE IF NOT EXISTS thumbnails (image_id INTEGER PRIMARY KEY REFERENCES images(id) ON DELETE CASCADE, webp BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS thumbnails (image_id INTEGER PRIMARY KEY REFERENCES images(id) ON DELETE CASCADE, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS labels (image_id INTEGER PRIMARY KEY REFERENCES images(id) ON DELETE CASCADE, label TEXT NOT NULL, updated_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS projections (
   key TEXT PRIMARY KEY,
@@ -306,7 +306,7 @@ export class Store {
         zero_fraction = excluded.zero_fraction, error_code = excluded.error_code, error_message = excluded.error_message,
         indexed_at = excluded.indexed_at
       RETURNING id`);
-    const thumb = this.db.prepare('INSERT INTO thumbnails (image_id, webp) VALUES (?, ?) ON CONFLICT(image_id) DO UPDATE SET webp = excluded.webp');
+    const thumb = this.db.prepare('INSERT INTO thumbnails (image_id, data) VALUES (?, ?) ON CONFLICT(image_id) DO UPDATE SET data = excluded.data');
     const dropThumb = this.db.prepare('DELETE FROM thumbnails WHERE image_id = ?');
     const now = Date.now();
     this.db.transaction(() => {
@@ -337,8 +337,8 @@ export class Store {
   /** Copy another row's results (same content, another path) into a record. */
   resultsOf(id: number): Pick<ImageRecord, 'width' | 'height' | 'format' | 'top5' | 'embedding' | 'zeroFraction' | 'thumbnail'> | null {
     const r = this.db
-      .prepare('SELECT i.width, i.height, i.format, i.top5, i.embedding, i.zero_fraction, t.webp FROM images i LEFT JOIN thumbnails t ON t.image_id = i.id WHERE i.id = ?')
-      .get(id) as { width: number; height: number; format: string; top5: string; embedding: Buffer | null; zero_fraction: number; webp: Buffer | null } | undefined;
+      .prepare('SELECT i.width, i.height, i.format, i.top5, i.embedding, i.zero_fraction, t.data AS thumb FROM images i LEFT JOIN thumbnails t ON t.image_id = i.id WHERE i.id = ?')
+      .get(id) as { width: number; height: number; format: string; top5: string; embedding: Buffer | null; zero_fraction: number; thumb: Buffer | null } | undefined;
     if (!r || !r.embedding) return null;
     return {
       width: r.width,
@@ -347,7 +347,7 @@ export class Store {
       top5: JSON.parse(r.top5) as StoredPrediction[],
       embedding: blobToFloat32(r.embedding),
       zeroFraction: r.zero_fraction,
-      ...(r.webp ? { thumbnail: r.webp } : {}),
+      ...(r.thumb ? { thumbnail: r.thumb } : {}),
     };
   }
 
@@ -428,9 +428,10 @@ export class Store {
     return `${r.n}:${r.maxId}:${r.sumId}:${r.t}`;
   }
 
+  /** The thumbnail stored at index time (JPEG; see imageMimeType for its type). */
   thumbnail(id: number): Buffer | null {
-    const r = this.db.prepare('SELECT webp FROM thumbnails WHERE image_id = ?').get(id) as { webp: Buffer } | undefined;
-    return r?.webp ?? null;
+    const r = this.db.prepare('SELECT data FROM thumbnails WHERE image_id = ?').get(id) as { data: Buffer } | undefined;
+    return r?.data ?? null;
   }
 
   /** Top-1 class index -> count, most frequent first. */

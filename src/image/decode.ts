@@ -38,7 +38,7 @@ export interface LoadOptions {
   /** output side in pixels (default 224) */
   size?: number;
   maxPixels?: number;
-  /** also make a thumbnail of the whole image whose longer side is this many pixels (WebP) */
+  /** also make a JPEG thumbnail of the whole image whose longer side is this many pixels */
   thumbnail?: number;
   /** a transformed view of the image, for training-time augmentation */
   variant?: ImageVariant;
@@ -143,6 +143,42 @@ function sharpFor(input: Buffer | RawImage, maxPixels: number): Sharp {
   return sharp(input, { limitInputPixels: maxPixels, failOn: 'truncated', pages: 1 });
 }
 
+/** A pipeline's output as 8-bit sRGB RGB of the expected size. */
+async function rawRgb(pipeline: Sharp, width: number, height: number, name: string): Promise<Uint8Array> {
+  const { data, info } = await pipeline.toColourspace('srgb').removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  if (info.channels !== 3 || info.width !== width || info.height !== height) {
+    throw new ConvlensError('E_CORRUPT', `decoder returned ${info.width}×${info.height}×${info.channels} (expected ${width}×${height}×3)`, { file: name });
+  }
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/** The size×size square at (left, top) of an RGB image `width` wide. */
+function cropRgb(src: Uint8Array, width: number, left: number, top: number, size: number): Uint8Array {
+  const out = new Uint8Array(size * size * 3);
+  for (let y = 0; y < size; y++) {
+    const row = ((top + y) * width + left) * 3;
+    out.set(src.subarray(row, row + size * 3), y * size * 3);
+  }
+  return out;
+}
+
+/**
+ * Mirror a square RGB image left-right, in place. Done here rather than with sharp's flop(),
+ * which libvips applies before an extract whatever the call order.
+ */
+function mirrorRgb(rgb: Uint8Array, size: number): Uint8Array {
+  for (let y = 0; y < size; y++) {
+    for (let a = y * size * 3, b = a + (size - 1) * 3; a < b; a += 3, b -= 3) {
+      for (let c = 0; c < 3; c++) {
+        const t = rgb[a + c]!;
+        rgb[a + c] = rgb[b + c]!;
+        rgb[b + c] = t;
+      }
+    }
+  }
+  return rgb;
+}
+
 /** Decode and resize one image to the network's input (RGB uint8, size×size). */
 export async function loadImage(input: ImageInput, options: LoadOptions = {}): Promise<LoadedImage> {
   const resize = options.resize ?? 'squash';
@@ -170,10 +206,21 @@ export async function loadImage(input: ImageInput, options: LoadOptions = {}): P
     }
 
     const oriented = base.clone().autoOrient();
-    let pipeline = oriented.clone();
     const corner = options.variant?.corner;
+    const flip = options.variant?.flip ?? false;
+    const thumbnailOf = (img: Sharp): Promise<Buffer> =>
+      img
+        .resize(options.thumbnail!, options.thumbnail!, { fit: 'inside', withoutEnlargement: true })
+        .toColourspace('srgb')
+        .removeAlpha()
+        .jpeg({ quality: 80 })
+        .toBuffer();
+    let rgb: Uint8Array;
+    let thumbnail: Buffer | undefined;
     if (resize === 'squash' && !corner) {
+      let pipeline = oriented.clone();
       if (width !== size || height !== size) pipeline = pipeline.resize(size, size, { fit: 'fill' });
+      [rgb, thumbnail] = await Promise.all([rawRgb(pipeline, size, size, name), options.thumbnail ? thumbnailOf(oriented.clone()) : undefined]);
     } else {
       // resize to size·256/224 (shorter side for crop, both sides for squash), then take the
       // centre or a corner size×size; resize before extract (a second resize() would replace the first)
@@ -183,29 +230,33 @@ export async function loadImage(input: ImageInput, options: LoadOptions = {}): P
       const h = resize === 'squash' ? big : Math.max(size, Math.round(height * scale));
       const left = corner === 'tl' || corner === 'bl' ? 0 : corner ? w - size : Math.floor((w - size) / 2);
       const top = corner === 'tl' || corner === 'tr' ? 0 : corner ? h - size : Math.floor((h - size) / 2);
-      pipeline = pipeline.resize(w, h, { fit: 'fill' }).extract({ left, top, width: size, height: size });
+      if (options.thumbnail && resize === 'crop' && w * h <= 4 * big * big) {
+        // one decode serves both: the resized image gives the crop (the same pixels extract()
+        // would) and the thumbnail
+        const resized = await rawRgb(oriented.clone().resize(w, h, { fit: 'fill' }), w, h, name);
+        rgb = cropRgb(resized, w, left, top, size);
+        thumbnail = await thumbnailOf(sharp(resized, { raw: { width: w, height: h, channels: 3 } }));
+      } else {
+        const pipeline = oriented.clone().resize(w, h, { fit: 'fill' }).extract({ left, top, width: size, height: size });
+        [rgb, thumbnail] = await Promise.all([rawRgb(pipeline, size, size, name), options.thumbnail ? thumbnailOf(oriented.clone()) : undefined]);
+      }
     }
-    if (options.variant?.flip) pipeline = pipeline.flop();
-    const rgbPromise = pipeline.toColourspace('srgb').removeAlpha().raw().toBuffer({ resolveWithObject: true });
-    const thumbPromise = options.thumbnail
-      ? oriented
-          .clone()
-          .resize(options.thumbnail, options.thumbnail, { fit: 'inside', withoutEnlargement: true })
-          .toColourspace('srgb')
-          .removeAlpha()
-          .webp({ quality: 80 })
-          .toBuffer()
-      : undefined;
-    const [{ data, info }, thumbnail] = await Promise.all([rgbPromise, thumbPromise]);
-    if (info.channels !== 3 || data.length !== size * size * 3) {
-      throw new ConvlensError('E_CORRUPT', `decoder returned ${info.width}×${info.height}×${info.channels} (expected ${size}×${size}×3)`, { file: name });
-    }
-    const rgb = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    if (flip) mirrorRgb(rgb, size);
     return { rgb, width, height, format: isRawImage(source) ? 'raw' : (meta.format ?? 'unknown'), ...(thumbnail ? { thumbnail } : {}) };
   } catch (e) {
     if (e instanceof ConvlensError) throw e.file ? e : new ConvlensError(e.code, e.message, { file: name, cause: e });
     throw decodeError(e, name, Buffer.isBuffer(source) ? source : undefined, format);
   }
+}
+
+/** MIME type of encoded image bytes from their signature (null when unknown). */
+export function imageMimeType(bytes: Uint8Array): string | null {
+  const b = Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.byteLength, 16));
+  if (b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'image/jpeg';
+  if (b.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))) return 'image/png';
+  if (b.toString('latin1', 0, 4) === 'RIFF' && b.toString('latin1', 8, 12) === 'WEBP') return 'image/webp';
+  if (b.toString('latin1', 0, 4) === 'GIF8') return 'image/gif';
+  return null;
 }
 
 /** Size and mtime of a file, with the same coded errors as reading it. */

@@ -77,11 +77,11 @@ export async function buildAtlas(store: Store, ids?: ArrayLike<number>, options:
         if (options.signal?.aborted) throw new DOMException('atlas cancelled', 'AbortError');
         const i = next++;
         const t = start + i;
-        const webp = store.thumbnail(list[t]!);
+        const thumb = store.thumbnail(list[t]!);
         const x0 = (i % columns) * tile;
         const y0 = Math.floor(i / columns) * tile;
         let raw: Uint8Array | null = null;
-        if (webp) raw = await makeThumbnailRaw(webp, { size: tile, fit: 'contain' }).then((r) => r.data, () => null);
+        if (thumb) raw = await makeThumbnailRaw(thumb, { size: tile, fit: 'contain' }).then((r) => r.data, () => null);
         // an image without a readable thumbnail still shows, as a grey square
         colors[t] = raw ? blit(raw, tile, canvas, width, x0, y0) : fill(NO_THUMB_COLOR, tile, canvas, width, x0, y0);
         done++;

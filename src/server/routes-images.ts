@@ -1,4 +1,5 @@
 /** Routes about the images themselves: info, listings, one image, its thumbnail and file, labels. */
+import { imageMimeType } from '../image/decode.js';
 import { createRequire } from 'node:module';
 import type { FastifyInstance } from 'fastify';
 import { findClasses, imagenetClasses } from '../imagenet/classes.js';
@@ -117,9 +118,9 @@ export function registerImageRoutes(app: FastifyInstance, ctx: ServerContext): v
 
   app.get('/api/images/:id/thumbnail', async (req, reply) => {
     const id = idParam(req.params);
-    const webp = ctx.store.thumbnail(id);
-    if (!webp) throw notFound(`no thumbnail for image ${id}`);
-    return reply.type('image/webp').header('cache-control', 'private, max-age=60').send(webp);
+    const thumb = ctx.store.thumbnail(id);
+    if (!thumb) throw notFound(`no thumbnail for image ${id}`);
+    return reply.type(imageMimeType(thumb) ?? 'application/octet-stream').header('cache-control', 'private, max-age=60').send(thumb);
   });
 
   // the original file: only rows of the collection, by the path the database holds

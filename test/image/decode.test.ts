@@ -90,11 +90,18 @@ describe('loadImage', () => {
     await expect(loadImage({ data: new Uint8Array(99), width: 10, height: 10, channels: 1 })).rejects.toMatchObject({ code: 'E_BAD_PIXELS' });
   });
 
-  it('makes a thumbnail from the same decode when asked', async () => {
-    const img = await loadImage(CAT, { thumbnail: 64 });
-    const meta = await sharp(img.thumbnail!).metadata();
-    expect(meta.format).toBe('webp');
-    expect(Math.max(meta.width!, meta.height!)).toBe(64);
+  it('makes a thumbnail of the whole image when asked, without changing the network input', async () => {
+    for (const resize of ['squash', 'crop'] as const) {
+      for (const variant of [undefined, { flip: true }, { corner: 'tr' as const, flip: true }]) {
+        const img = await loadImage(CAT, { resize, thumbnail: 64, ...(variant ? { variant } : {}) });
+        const meta = await sharp(img.thumbnail!).metadata();
+        expect(meta.format).toBe('jpeg');
+        expect(Math.max(meta.width!, meta.height!)).toBe(64);
+        expect(meta.width! / meta.height!).toBeCloseTo(451 / 300, 1); // chelsea.png is 451×300: the whole image
+        const plain = await loadImage(CAT, { resize, ...(variant ? { variant } : {}) });
+        expect(Buffer.from(img.rgb).equals(Buffer.from(plain.rgb)), `${resize} ${JSON.stringify(variant)}`).toBe(true);
+      }
+    }
   });
 
   it('gives each kind of bad input its code and names the file', async () => {
