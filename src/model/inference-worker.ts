@@ -31,7 +31,6 @@ try {
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
-    ...(process.env.CONVLENS_ORT_SPIN === '0' ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
   });
   const outputShapes: Record<string, (number | string)[]> = {};
   for (const m of session.outputMetadata) if (m.isTensor) outputShapes[m.name] = m.shape.map((d) => (typeof d === 'number' ? d : String(d)));
