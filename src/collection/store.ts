@@ -12,7 +12,7 @@ import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { ConvlensError } from '../core/errors.js';
 import { matrix, type Matrix } from '../core/matrix.js';
 
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 export const DEFAULT_DB = 'convlens.db';
 
 /** What makes embeddings comparable. */
@@ -213,13 +213,28 @@ export class Store {
       if (tables.n > 0) throw new ConvlensError('E_DB', 'this SQLite file is not a convlens database', { file: this.path });
       if (readonly) throw new ConvlensError('E_DB', 'empty database', { file: this.path });
     }
-    if (!readonly) this.db.exec(SCHEMA);
-    const version = this.getMeta('schema_version');
-    if (version === null) {
-      if (!readonly) this.setMeta('schema_version', String(SCHEMA_VERSION));
-    } else if (Number(version) > SCHEMA_VERSION) {
+    const version = hasMeta ? this.getMeta('schema_version') : null;
+    if (version !== null && Number(version) > SCHEMA_VERSION) {
       throw new ConvlensError('E_DB', `database schema ${version} is newer than this convlens (${SCHEMA_VERSION}); upgrade convlens`, { file: this.path });
     }
+    const upgrades = hasMeta ? this.pendingUpgrades() : [];
+    if (readonly) {
+      if (upgrades.length > 0) {
+        throw new ConvlensError('E_DB', 'database made by an older convlens; run "convlens index" on it once to upgrade it', { file: this.path });
+      }
+      return;
+    }
+    this.db.transaction(() => {
+      for (const sql of upgrades) this.db.exec(sql);
+      this.db.exec(SCHEMA);
+      this.setMeta('schema_version', String(SCHEMA_VERSION));
+    })();
+  }
+
+  /** SQL that brings an older schema up to date (schema 1 named the thumbnail column `webp`). */
+  private pendingUpgrades(): string[] {
+    const thumbColumns = this.db.prepare(`SELECT name FROM pragma_table_info('thumbnails')`).all() as { name: string }[];
+    return thumbColumns.some((c) => c.name === 'webp') ? ['ALTER TABLE thumbnails RENAME COLUMN webp TO data'] : [];
   }
 
   close(): void {

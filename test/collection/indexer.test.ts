@@ -102,6 +102,22 @@ describe('indexFolders', () => {
     store.close();
   });
 
+  it('upgrades a schema-1 database (thumbnail column "webp") in place; read-only opens say how', async () => {
+    const db = join(tmp, 'schema1.db');
+    copyFileSync(join(tmp, 'clean.db'), db);
+    const raw = new Database(db);
+    raw.exec(`ALTER TABLE thumbnails RENAME COLUMN data TO webp; UPDATE meta SET value = '1' WHERE key = 'schema_version'`);
+    raw.close();
+    expect(() => Store.open(db, { readonly: true })).toThrow(expect.objectContaining({ code: 'E_DB', message: expect.stringMatching(/older convlens/) }));
+    const store = Store.open(db);
+    const [row] = store.images({ limit: 1 });
+    expect(imageMimeType(store.thumbnail(row!.id)!)).toBe('image/jpeg');
+    expect(store.getMeta('schema_version')).toBe('2');
+    expect(store.count()).toEqual({ images: N, embedded: N, failed: 0 });
+    store.close();
+    Store.open(db, { readonly: true }).close();
+  });
+
   it('refuses to mix embeddings made with other settings', async () => {
     const store = Store.open(join(tmp, 'clean.db'));
     const crop = await ConvLens.load({ resize: 'crop' });
