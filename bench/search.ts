@@ -29,7 +29,8 @@ import {
   type Metric,
   type Neighbor,
 } from '../src/search/index.js';
-import { dotProducts, encodeModel } from '../src/search/onnx.js';
+import { TensorType, attr } from '../src/model/onnx-proto.js';
+import { dotProducts, graphModel } from '../src/search/onnx.js';
 import { quantizeRowsPerRow, quantizeVectorPerRow } from '../src/search/quantize.js';
 import { BENCH_DIR, isMain, machine, peakRssMiB, writeResult } from './common.js';
 
@@ -227,13 +228,13 @@ async function kernelSection(data: Matrix, queries: Matrix, a: Args): Promise<Re
   // f16 storage through ORT's float16 GEMM
   const f16 = toHalf(data.data);
   const session = await ort.InferenceSession.create(
-    encodeModel({
+    graphModel({
       inputs: [
-        ['Q', 10, ['B', 'D']],
-        ['X', 10, ['N', 'D']],
+        ['Q', TensorType.FLOAT16, ['B', 'D']],
+        ['X', TensorType.FLOAT16, ['N', 'D']],
       ],
-      outputs: [['S', 10, ['B', 'N']]],
-      nodes: [{ op: 'Gemm', inputs: ['Q', 'X'], outputs: ['S'], ints: { transB: 1 } }],
+      outputs: [['S', TensorType.FLOAT16, ['B', 'N']]],
+      nodes: [{ op: 'Gemm', inputs: ['Q', 'X'], outputs: ['S'], attributes: { transB: attr.int(1) } }],
     }),
     { intraOpNumThreads: threads },
   );

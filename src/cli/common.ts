@@ -6,6 +6,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { ConvlensError } from '../core/errors.js';
 import { RESIZE_MODES, type ResizeMode } from '../image/decode.js';
+import { expandInputs } from '../image/files.js';
 import type { LensOptions } from '../pipeline/lens.js';
 
 export const EXIT_OK = 0;
@@ -32,35 +33,39 @@ export function parseFloatOption(name: string, min = -Infinity, max = Infinity) 
   };
 }
 
-/** Options for loading the network and preprocessing, shared by every command that runs it. */
-export function addLensOptions(cmd: Command, defaults: { resize?: ResizeMode | undefined } = { resize: 'squash' }): Command {
-  const resize = new Option('--resize <mode>', 'squash: whole image to 224×224; crop: shorter side 256, centre 224×224').choices(RESIZE_MODES as string[]);
+/** Options for running the network: every command that embeds images takes them. */
+export function addRuntimeOptions(cmd: Command): Command {
   return cmd
-    .addOption(defaults.resize ? resize.default(defaults.resize) : resize)
     .option('--batch <n>', 'images per network call', parseIntOption('--batch', 1, 1024), 16)
     .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', parseIntOption('--threads', 1, 1024))
     .option('--max-pixels <n>', 'refuse images with more pixels (decompression bombs)', parseIntOption('--max-pixels', 1), 100_000_000)
-    .option('--cache-dir <dir>', 'where converted models are cached (default $CONVLENS_CACHE_DIR or ~/.cache/convlens)');
+    .option('--cache-dir <dir>', 'where converted models and embedding caches live (default $CONVLENS_CACHE_DIR or ~/.cache/convlens)');
 }
 
-export interface LensFlags {
-  resize: ResizeMode;
+export interface RuntimeFlags {
   batch: number;
   threads?: number;
   maxPixels: number;
   cacheDir?: string;
+}
+
+export function runtimeOptions(flags: RuntimeFlags): Pick<LensOptions, 'batchSize' | 'threads' | 'maxPixels' | 'cacheDir'> {
+  return { batchSize: flags.batch, threads: flags.threads, maxPixels: flags.maxPixels, cacheDir: flags.cacheDir };
+}
+
+/** The runtime options plus the preprocessing choice (commands that run the ImageNet backbone). */
+export function addLensOptions(cmd: Command, defaults: { resize?: ResizeMode | undefined } = { resize: 'squash' }): Command {
+  const resize = new Option('--resize <mode>', 'squash: whole image to 224×224; crop: shorter side 256, centre 224×224').choices(RESIZE_MODES as string[]);
+  return addRuntimeOptions(cmd.addOption(defaults.resize ? resize.default(defaults.resize) : resize));
+}
+
+export interface LensFlags extends RuntimeFlags {
+  resize: ResizeMode;
   layer?: string;
 }
 
 export function lensOptions(flags: LensFlags): LensOptions {
-  return {
-    resize: flags.resize,
-    batchSize: flags.batch,
-    threads: flags.threads,
-    maxPixels: flags.maxPixels,
-    cacheDir: flags.cacheDir,
-    ...(flags.layer ? { layer: flags.layer } : {}),
-  };
+  return { resize: flags.resize, ...runtimeOptions(flags), ...(flags.layer ? { layer: flags.layer } : {}) };
 }
 
 /** Shortest decimal that reads back as the same float32 (keeps JSON embeddings compact and exact). */
@@ -85,19 +90,28 @@ export function reportError(e: { code: string; message: string; file?: string },
   process.stderr.write(`convlens: ${file ? `${file}: ` : ''}${e.message} [${e.code}]\n`);
 }
 
+/** A failed input: a JSON line on stdout with --json, else one line on stderr. */
+export function reportInputError(e: ConvlensError, file: string | undefined, json: boolean | undefined): void {
+  if (json) writeJsonLine(errorJson(file ?? e.file ?? '', e));
+  else reportError(e, file ?? e.file);
+}
+
+/** Files and folders from the command line, expanded; unreadable ones are reported and skipped. */
+export function expandCliInputs(paths: string[], json: boolean | undefined): Promise<string[]> {
+  return expandInputs(paths, (e) => reportInputError(e, undefined, json));
+}
+
+/** The seed's readable predictions: the file, then one line per class. */
+export function printPredictions(file: string, predictions: readonly { label: string; probability: number; wnid?: string }[]): void {
+  const width = Math.max(...predictions.map((p) => p.label.length));
+  const lines = predictions.map((p) => `  ${p.label.padEnd(width)}  ${percent(p.probability).padStart(7)}${p.wnid ? `  ${p.wnid}` : ''}\n`);
+  process.stdout.write(`${file}\n${lines.join('')}`);
+}
+
 /** A percentage for people: 94.5%, 0.03%. */
 export function percent(p: number): string {
   const v = p * 100;
   return `${v >= 10 ? v.toFixed(1) : v >= 0.1 ? v.toFixed(2) : v.toExponential(1)}%`;
-}
-
-/** Lens options for commands whose model fixes the resize mode and layer (predict, evaluate). */
-export function addRuntimeOptions(cmd: Command): Command {
-  return cmd
-    .option('--batch <n>', 'images per network call', parseIntOption('--batch', 1, 1024), 16)
-    .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', parseIntOption('--threads', 1, 1024))
-    .option('--max-pixels <n>', 'refuse images with more pixels (decompression bombs)', parseIntOption('--max-pixels', 1), 100_000_000)
-    .option('--cache-dir <dir>', 'where converted models and embedding caches live (default $CONVLENS_CACHE_DIR or ~/.cache/convlens)');
 }
 
 /** Save an evaluation's confusion matrix as PNG/SVG. */

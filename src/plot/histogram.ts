@@ -46,6 +46,9 @@ export function computeHistogram(values: ArrayLike<number>, options: BinOptions 
     let b: number;
     if (uniform) {
       b = Math.min(nb - 1, Math.floor(((v - lo) / (hi - lo)) * nb));
+      // the bin must agree with the edges (0.1 * 3 is not 0.3), whatever the division rounded to
+      if (v < edges[b]!) b--;
+      else if (b < nb - 1 && v >= edges[b + 1]!) b++;
     } else {
       // last edge <= v, by binary search
       let a = 0;

@@ -1,10 +1,9 @@
 /**
  * Search over embedding matrices: exact and HNSW nearest neighbours (cosine / Euclidean, k,
- * thresholds, exclusions), all-row similarity scores, histograms and near-duplicate groups.
+ * thresholds, exclusions), all-row similarity scores and near-duplicate groups.
  */
 export type { Metric, Neighbor, SearchOptions } from './types.js';
 export { ExactIndex, similarities, type ExactIndexOptions, type ExactStorage } from './exact.js';
 export { HnswIndex, type HnswBuildOptions, type HnswLoadOptions, type HnswOptions, type HnswQuantization } from './hnsw.js';
-export { histogram, type Histogram, type HistogramOptions } from './histogram.js';
 export { duplicateGroups, AUTO_EXACT_ROWS, type DuplicateMethod, type DuplicateOptions } from './duplicates.js';
 export { syntheticEmbeddings, type SyntheticOptions } from './synthetic.js';

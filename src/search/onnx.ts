@@ -2,156 +2,78 @@
  * The dense kernels of this folder, run as tiny ONNX graphs in onnxruntime-node: its MLAS GEMM is
  * the fastest matrix product reachable from Node here (single query ~ one pass over memory, batches
  * compute-bound), and it reads our Float32Arrays in place (no copy of the N×D data per call).
- * The graphs are written by hand with a minimal protobuf encoder: four ops do not justify a
- * protobuf dependency.
+ * The graphs are written with the converter's ONNX encoder.
  */
 import * as ort from 'onnxruntime-node';
+import { attr, encodeModel, TensorType, type AttributeValue, type Dim, type TensorTypeCode } from '../model/onnx-proto.js';
 
-// ---- minimal protobuf writer (wire types 0 = varint, 2 = length-delimited) ----
-
-class ProtoWriter {
-  private readonly bytes: number[] = [];
-
-  private varint(value: number): void {
-    let v = value;
-    while (v >= 0x80) {
-      this.bytes.push((v % 0x80) | 0x80);
-      v = Math.floor(v / 0x80);
-    }
-    this.bytes.push(v);
-  }
-
-  int(field: number, value: number): this {
-    this.varint(field * 8);
-    this.varint(value);
-    return this;
-  }
-
-  raw(field: number, data: Uint8Array): this {
-    this.varint(field * 8 + 2);
-    this.varint(data.length);
-    for (const b of data) this.bytes.push(b);
-    return this;
-  }
-
-  str(field: number, s: string): this {
-    return this.raw(field, new TextEncoder().encode(s));
-  }
-
-  msg(field: number, fill: (w: ProtoWriter) => void): this {
-    const w = new ProtoWriter();
-    fill(w);
-    return this.raw(field, w.finish());
-  }
-
-  finish(): Uint8Array {
-    return Uint8Array.from(this.bytes);
-  }
-}
-
-/** onnx.TensorProto.DataType values used here. */
-const FLOAT = 1;
-const INT64 = 7;
-
-type Dim = number | string;
+const { FLOAT, INT64 } = TensorType;
 
 interface NodeSpec {
   op: string;
   inputs: string[];
   outputs: string[];
-  ints?: Record<string, number | number[]>;
+  attributes?: Record<string, AttributeValue>;
 }
 
 interface GraphSpec {
-  inputs: [name: string, elem: number, dims: Dim[]][];
-  outputs: [name: string, elem: number, dims: Dim[]][];
+  inputs: [name: string, elem: TensorTypeCode, dims: Dim[]][];
+  outputs: [name: string, elem: TensorTypeCode, dims: Dim[]][];
   nodes: NodeSpec[];
 }
 
-function valueInfo(w: ProtoWriter, field: number, [name, elem, dims]: [string, number, Dim[]]): void {
-  w.msg(field, (v) => {
-    v.str(1, name); // ValueInfoProto.name
-    v.msg(2, (t) =>
-      t.msg(1, (tt) => {
-        // TypeProto.tensor_type
-        tt.int(1, elem);
-        tt.msg(2, (shape) => {
-          for (const d of dims) shape.msg(1, (dd) => (typeof d === 'number' ? dd.int(1, d) : dd.str(2, d)));
-        });
-      }),
-    );
+/** A single-graph model (default domain, opset 17) from a compact description. */
+export function graphModel(spec: GraphSpec): Uint8Array {
+  const valueInfo = ([name, elemType, shape]: [string, TensorTypeCode, Dim[]]) => ({ name, elemType, shape });
+  return encodeModel({
+    producerName: 'convlens-search',
+    producerVersion: '1',
+    opsetVersion: 17,
+    graph: {
+      name: 'search',
+      nodes: spec.nodes.map((n, i) => ({ opType: n.op, name: `${n.op.toLowerCase()}_${i}`, inputs: n.inputs, outputs: n.outputs, attributes: n.attributes ?? {} })),
+      initializers: [],
+      inputs: spec.inputs.map(valueInfo),
+      outputs: spec.outputs.map(valueInfo),
+    },
   });
-}
-
-/** Serialise a single-graph ModelProto (IR 8, default domain opset 17). */
-export function encodeModel(spec: GraphSpec): Uint8Array {
-  const w = new ProtoWriter();
-  w.int(1, 8); // ir_version
-  w.str(2, 'convlens-search'); // producer_name
-  w.msg(7, (g) => {
-    spec.nodes.forEach((n, i) => {
-      g.msg(1, (nw) => {
-        for (const x of n.inputs) nw.str(1, x);
-        for (const x of n.outputs) nw.str(2, x);
-        nw.str(3, `${n.op.toLowerCase()}_${i}`);
-        nw.str(4, n.op);
-        for (const [name, value] of Object.entries(n.ints ?? {})) {
-          nw.msg(5, (a) => {
-            a.str(1, name);
-            if (Array.isArray(value)) {
-              for (const v of value) a.int(8, v); // AttributeProto.ints
-              a.int(20, 7); // type INTS
-            } else {
-              a.int(3, value); // AttributeProto.i
-              a.int(20, 2); // type INT
-            }
-          });
-        }
-      });
-    });
-    g.str(2, 'search');
-    for (const x of spec.inputs) valueInfo(g, 11, x);
-    for (const x of spec.outputs) valueInfo(g, 12, x);
-  });
-  w.msg(8, (o) => o.int(2, 17)); // opset_import: default domain, version 17
-  return w.finish();
 }
 
 // ---- the graphs ----
 
 /** S[B,N] = Q[B,D] · X[N,D]ᵀ */
-const GEMM = encodeModel({
+const GEMM = graphModel({
   inputs: [
     ['Q', FLOAT, ['B', 'D']],
     ['X', FLOAT, ['N', 'D']],
   ],
   outputs: [['S', FLOAT, ['B', 'N']]],
-  nodes: [{ op: 'Gemm', inputs: ['Q', 'X'], outputs: ['S'], ints: { transB: 1 } }],
+  nodes: [{ op: 'Gemm', inputs: ['Q', 'X'], outputs: ['S'], attributes: { transB: attr.int(1) } }],
 });
 
 /** Y[B,N] = A[B,K] · W[N,K]ᵀ + C[N] */
-const AFFINE = encodeModel({
+const AFFINE = graphModel({
   inputs: [
     ['A', FLOAT, ['B', 'K']],
     ['W', FLOAT, ['N', 'K']],
     ['C', FLOAT, ['N']],
   ],
   outputs: [['Y', FLOAT, ['B', 'N']]],
-  nodes: [{ op: 'Gemm', inputs: ['A', 'W', 'C'], outputs: ['Y'], ints: { transB: 1 } }],
+  nodes: [{ op: 'Gemm', inputs: ['A', 'W', 'C'], outputs: ['Y'], attributes: { transB: attr.int(1) } }],
 });
 
 /** N2[N] = Σ_d X[N,d]² */
-const SQUARED_NORMS = encodeModel({
+const SQUARED_NORMS = graphModel({
   inputs: [['X', FLOAT, ['N', 'D']]],
   outputs: [['N2', FLOAT, ['N']]],
-  nodes: [{ op: 'ReduceSumSquare', inputs: ['X'], outputs: ['N2'], ints: { axes: [1], keepdims: 0 } }],
+  nodes: [{ op: 'ReduceSumSquare', inputs: ['X'], outputs: ['N2'], attributes: { axes: attr.ints([1]), keepdims: attr.int(0) } }],
 });
 
 /**
  * Pairs (b, n) with Q[b]·X[n] ≥ QT[b]·XN[n], as NonZero's [2, count] int64 coordinates: the
  * comparison runs inside ORT so a B×N block of scores never crosses into JavaScript.
  */
-const PAIRS = encodeModel({
+const PAIRS = graphModel({
   inputs: [
     ['Q', FLOAT, ['B', 'D']],
     ['X', FLOAT, ['N', 'D']],
@@ -160,7 +82,7 @@ const PAIRS = encodeModel({
   ],
   outputs: [['P', INT64, [2, 'M']]],
   nodes: [
-    { op: 'Gemm', inputs: ['Q', 'X'], outputs: ['S'], ints: { transB: 1 } },
+    { op: 'Gemm', inputs: ['Q', 'X'], outputs: ['S'], attributes: { transB: attr.int(1) } },
     { op: 'Mul', inputs: ['QT', 'XN'], outputs: ['T'] },
     { op: 'GreaterOrEqual', inputs: ['S', 'T'], outputs: ['G'] },
     { op: 'NonZero', inputs: ['G'], outputs: ['P'] },

@@ -1,7 +1,8 @@
 /** Routes that compare images: most similar, similarity histogram, classify an upload. */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { decodePredictions } from '../imagenet/classes.js';
-import { histogram, type Metric } from '../search/index.js';
+import { computeHistogram } from '../plot/histogram.js';
+import type { Metric } from '../search/index.js';
 import type { ClassifyResult, HistogramResult, SimilarResult } from './api-types.js';
 import type { ServerContext } from './context.js';
 import { badRequest, boolParam, enumParam, floatParam, HttpError, intParam, notFound } from './http.js';
@@ -70,9 +71,9 @@ export function registerSearchRoutes(app: FastifyInstance, ctx: ServerContext): 
       if (s < min) min = s;
       if (s > max) max = s;
     }
-    const h = histogram(scores, { bins });
+    const h = computeHistogram(scores, { bins });
     const n = scores.length;
-    return { id, metric, count: n, mean: n ? sum / n : 0, min: n ? min : 0, max: n ? max : 0, edges: h.edges, counts: h.counts };
+    return { id, metric, count: n, mean: n ? sum / n : 0, min: n ? min : 0, max: n ? max : 0, edges: Array.from(h.edges), counts: Array.from(h.counts) };
   });
 
   app.post('/api/classify', async (req: FastifyRequest): Promise<ClassifyResult> => {

@@ -14,6 +14,17 @@ describe('computeHistogram', () => {
     expect(h.ignored).toBe(2);
   });
 
+  it('puts values that sit on an edge in the bin that starts there', () => {
+    // 0.1 * 3 is not exactly 0.3 in floating point: bins must follow the edges, not the division
+    const values = [0, 0.3, 0.6, 0.7, 1];
+    const h = computeHistogram(values, { bins: 10, range: [0, 1] });
+    for (let i = 0; i < 10; i++) {
+      const [lo, hi] = [h.edges[i]!, h.edges[i + 1]!];
+      expect(h.counts[i]).toBe(values.filter((v) => v >= lo && (v < hi || i === 9)).length);
+    }
+    expect(h.total).toBe(5);
+  });
+
   it('takes explicit edges and leaves out values outside them', () => {
     const h = computeHistogram([-1, 0, 1, 2, 5, 9, 10, 11], { bins: [0, 1, 5, 10] });
     expect(Array.from(h.counts)).toEqual([1, 2, 3]);

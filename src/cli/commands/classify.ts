@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
-import { expandInputs } from '../../image/files.js';
 import { decodePredictions } from '../../imagenet/classes.js';
 import { ConvLens } from '../../pipeline/lens.js';
-import { addLensOptions, errorJson, EXIT_OK, EXIT_SOME_FAILED, lensOptions, parseIntOption, percent, reportError, writeJsonLine, type LensFlags } from '../common.js';
+import { addLensOptions, expandCliInputs, EXIT_OK, EXIT_SOME_FAILED, lensOptions, parseIntOption, printPredictions, reportInputError, writeJsonLine, type LensFlags } from '../common.js';
 
 interface Flags extends LensFlags {
   top: number;
@@ -17,7 +16,7 @@ export function register(program: Command): void {
     .option('--top <n>', 'classes per image', parseIntOption('--top', 1, 1000), 5)
     .option('--json', 'one JSON object per input per line');
   addLensOptions(cmd).action(async (paths: string[], flags: Flags) => {
-    const files = await expandInputs(paths, (e) => (flags.json ? writeJsonLine(errorJson(e.file ?? '', e)) : reportError(e)));
+    const files = await expandCliInputs(paths, flags.json);
     const lens = await ConvLens.load(lensOptions(flags));
     let failed = 0;
     try {
@@ -25,18 +24,12 @@ export function register(program: Command): void {
         const file = item as string;
         if (!outcome.ok) {
           failed++;
-          if (flags.json) writeJsonLine(errorJson(file, outcome.error));
-          else reportError(outcome.error, file);
+          reportInputError(outcome.error, file, flags.json);
           continue;
         }
         const predictions = decodePredictions(outcome.probabilities, flags.top);
-        if (flags.json) {
-          writeJsonLine({ file, predictions });
-        } else {
-          process.stdout.write(`${file}\n`);
-          const width = Math.max(...predictions.map((p) => p.label.length));
-          for (const p of predictions) process.stdout.write(`  ${p.label.padEnd(width)}  ${percent(p.probability).padStart(7)}  ${p.wnid}\n`);
-        }
+        if (flags.json) writeJsonLine({ file, predictions });
+        else printPredictions(file, predictions);
       }
     } finally {
       await lens.dispose();

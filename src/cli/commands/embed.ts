@@ -3,9 +3,8 @@ import type { Command } from 'commander';
 import { ConvlensError } from '../../core/errors.js';
 import { matrix } from '../../core/matrix.js';
 import { writeNpy } from '../../core/npy.js';
-import { expandInputs } from '../../image/files.js';
 import { ConvLens, zeroFraction } from '../../pipeline/lens.js';
-import { addLensOptions, errorJson, EXIT_OK, EXIT_SOME_FAILED, float32ToJson, lensOptions, reportError, writeJsonLine, type LensFlags } from '../common.js';
+import { addLensOptions, expandCliInputs, EXIT_OK, EXIT_SOME_FAILED, float32ToJson, lensOptions, reportInputError, writeJsonLine, type LensFlags } from '../common.js';
 
 interface Flags extends LensFlags {
   json?: boolean;
@@ -27,7 +26,7 @@ export function register(program: Command): void {
     .option('--out <file.npy>', 'write the embeddings as a float32 N×D .npy and the row order as <file>.files.txt');
   addLensOptions(cmd).action(async (paths: string[], flags: Flags) => {
     if (flags.out !== undefined && !/\.npy$/i.test(flags.out)) throw new ConvlensError('E_USAGE', `--out ${flags.out}: the file name must end in .npy`);
-    const files = await expandInputs(paths, (e) => (flags.json ? writeJsonLine(errorJson(e.file ?? '', e)) : reportError(e)));
+    const files = await expandCliInputs(paths, flags.json);
     const lens = await ConvLens.load(lensOptions(flags));
     const rows: Float32Array[] = [];
     const names: string[] = [];
@@ -38,8 +37,7 @@ export function register(program: Command): void {
         const file = item as string;
         if (!outcome.ok) {
           failed++;
-          if (flags.json) writeJsonLine(errorJson(file, outcome.error));
-          else reportError(outcome.error, file);
+          reportInputError(outcome.error, file, flags.json);
           continue;
         }
         const zf = zeroFraction(outcome.embedding);

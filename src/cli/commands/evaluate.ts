@@ -1,18 +1,14 @@
 import type { Command } from 'commander';
 import { formatReport } from '../../heads/index.js';
 import { Classifier } from '../../teach/index.js';
-import { addRuntimeOptions, reportError, saveConfusionPlot, writeJsonLine } from '../common.js';
+import { addRuntimeOptions, EXIT_OK, EXIT_SOME_FAILED, reportError, runtimeOptions, saveConfusionPlot, writeJsonLine, type RuntimeFlags } from '../common.js';
 import { progressReporter } from '../progress.js';
 
-interface Flags {
+interface Flags extends RuntimeFlags {
   model: string;
   json?: boolean;
   plot?: string;
   quiet?: boolean;
-  batch: number;
-  threads?: number;
-  maxPixels: number;
-  cacheDir?: string;
 }
 
 export function register(program: Command): void {
@@ -25,7 +21,7 @@ export function register(program: Command): void {
     .option('--json', 'print the report as one JSON object')
     .option('--quiet', 'no progress output');
   addRuntimeOptions(cmd).action(async (labelled: string, flags: Flags) => {
-    const classifier = await Classifier.load(flags.model, { batchSize: flags.batch, threads: flags.threads, maxPixels: flags.maxPixels, cacheDir: flags.cacheDir });
+    const classifier = await Classifier.load(flags.model, runtimeOptions(flags));
     const progress = progressReporter('embed', { quiet: flags.quiet || flags.json });
     try {
       const { report, failed } = await classifier.evaluate(labelled, { cacheDir: flags.cacheDir, onProgress: (p) => progress.update(p) }).finally(() => progress.stop());
@@ -35,7 +31,7 @@ export function register(program: Command): void {
         for (const f of failed) reportError(f, f.path);
         process.stdout.write(`accuracy ${report.accuracy.toFixed(4)} on ${report.n} images\n\n${formatReport(report)}`);
       }
-      process.exitCode = failed.length > 0 ? 2 : 0;
+      process.exitCode = failed.length > 0 ? EXIT_SOME_FAILED : EXIT_OK;
     } finally {
       await classifier.dispose();
     }

@@ -2,9 +2,9 @@
 import type { Command } from 'commander';
 import { DEFAULT_DB } from '../../collection/store.js';
 import { createServer, DEFAULT_HOST, DEFAULT_PORT, type ConvlensServer } from '../../server/index.js';
-import { addRuntimeOptions, parseIntOption } from '../common.js';
+import { addRuntimeOptions, parseIntOption, runtimeOptions, type RuntimeFlags } from '../common.js';
 
-export interface ServeFlags {
+export interface ServeFlags extends RuntimeFlags {
   db: string;
   host: string;
   port: number;
@@ -12,10 +12,6 @@ export interface ServeFlags {
   maxUploadMb: number;
   uploadsDir?: string;
   storeUploads: boolean;
-  batch: number;
-  threads?: number;
-  maxPixels: number;
-  cacheDir?: string;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -41,7 +37,7 @@ export function serverOptions(flags: ServeFlags, db: string): Parameters<typeof 
     allowedRoots: flags.allowRoot,
     maxUploadBytes: flags.maxUploadMb * 1024 * 1024,
     ...(flags.storeUploads ? (flags.uploadsDir ? { uploadsDir: flags.uploadsDir } : {}) : { uploadsDir: null }),
-    lens: { batchSize: flags.batch, threads: flags.threads, maxPixels: flags.maxPixels, cacheDir: flags.cacheDir },
+    lens: runtimeOptions(flags),
   };
 }
 
