@@ -1,5 +1,5 @@
 /** Shared benchmark plumbing: machine facts, timing, memory, and recording results. */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,12 +9,28 @@ export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 export function machine(): Record<string, unknown> {
   return {
     cpu: cpus()[0]?.model,
+    ...cpuDetails(),
     cores: cpus().length,
     memoryGiB: Math.round(totalmem() / 2 ** 30),
     node: process.version,
     loadAverage1m: loadavg()[0],
     date: new Date().toISOString(),
   };
+}
+
+/**
+ * CPU family and vector width from /proc/cpuinfo: hosts sold under the same model name differ
+ * (two hosts both named "AMD EPYC" ran the bare model at 28 and 44 images/s).
+ */
+function cpuDetails(): Record<string, unknown> {
+  try {
+    const info = readFileSync('/proc/cpuinfo', 'utf8');
+    const field = (name: string): string | undefined => new RegExp(`^${name}\\s*:\\s*(.*)$`, 'm').exec(info)?.[1];
+    const flags = new Set((field('flags') ?? '').split(' '));
+    return { cpuFamily: Number(field('cpu family')), cpuModel: Number(field('model')), avx512: flags.has('avx512f'), mhz: Math.round(Number(field('cpu MHz'))) };
+  } catch {
+    return {};
+  }
 }
 
 /** Peak resident memory of this process so far, in MiB. */
