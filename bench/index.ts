@@ -4,7 +4,7 @@
  * JPEGs (read + hash + decode + resize + infer + thumbnail + SQLite), then the re-run over the
  * unchanged folder.
  *
- *   npm run bench -- index [--folder DIR] [--images N] [--batch 16] [--threads N] [--decode N]
+ *   npm run bench -- index [--folder DIR] [--images N] [--batch 16] [--threads N] [--decode N] [--thumbnail-size 128]
  */
 import { mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -25,6 +25,7 @@ export async function run(args: string[] = []): Promise<void> {
   const count = Number(arg(args, '--images', '300'));
   const batch = Number(arg(args, '--batch', '16'));
   const threads = args.includes('--threads') ? Number(arg(args, '--threads', '2')) : undefined;
+  const thumbnailSize = Number(arg(args, '--thumbnail-size', '128'));
   const decodeConcurrency = args.includes('--decode') ? Number(arg(args, '--decode', '3')) : undefined;
 
   // a folder of links to the first N JPEGs under the source (its class subfolders included)
@@ -66,14 +67,14 @@ export async function run(args: string[] = []): Promise<void> {
 
   const store = Store.open(join(work, 'bench.db'), { create: true });
   const cpu0 = process.cpuUsage();
-  const first = await indexFolders(store, lens, [folder]);
+  const first = await indexFolders(store, lens, [folder], { thumbnailSize });
   const cpu = process.cpuUsage(cpu0);
   const indexRate = first.indexed / first.seconds;
   // CPU time per image: with the cores busy, the ratio to the bare model is bounded by
   // bare CPU ms / (bare CPU ms + what reading, decoding, thumbnails and storing cost)
   const cpuMsPerImage = (cpu.user + cpu.system) / 1000 / Math.max(1, first.indexed);
   console.log(`index ${first.indexed} JPEGs: ${first.seconds.toFixed(1)} s, ${indexRate.toFixed(1)} images/s = ${((indexRate / bare) * 100).toFixed(0)}% of the bare model; ${cpuMsPerImage.toFixed(1)} CPU ms per image (cores busy ${((cpuMsPerImage * indexRate) / 10 / availableParallelism()).toFixed(0)}%)`);
-  const again = await indexFolders(store, lens, [folder]);
+  const again = await indexFolders(store, lens, [folder], { thumbnailSize });
   console.log(`re-run over the unchanged folder: ${again.seconds.toFixed(2)} s (${((again.seconds / first.seconds) * 100).toFixed(1)}% of the first run), ${again.indexed} embedded`);
   store.close();
   await lens.dispose();
@@ -84,6 +85,7 @@ export async function run(args: string[] = []): Promise<void> {
     source,
     images: first.indexed,
     batch,
+    thumbnailSize,
     threads: threads ?? 'all cores',
     bareImagesPerSecond: +bare.toFixed(1),
     bareCpuMsPerImage: +bareCpuMsPerImage.toFixed(1),
