@@ -2,17 +2,13 @@
  * Heads benchmark: training time (with the default cross-validated choice of λ / k, and with the
  * hyper-parameters fixed), prediction time and memory per head, on seeded synthetic 2048-d
  * embeddings (src/heads/synthetic.ts) at 1k and 10k rows, plus the 750 real flower embeddings
- * when ../notes/data/flowers-crop.npy is present (the "750 images in seconds" check).
+ * (crop) when ../shared/data/flowers is present (the "750 images in seconds" check).
  *
  *   npx tsx bench/heads.ts [--sizes 1000,10000] [--heads softmax,knn,svm] [--classes 5] [--queries 1000]
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { readNpy, type Matrix } from '../src/core/index.js';
+import type { Matrix } from '../src/core/index.js';
 import { syntheticEmbeddings, trainHead, type Head, type HeadType, type TrainHeadOptions } from '../src/heads/index.js';
-import { BENCH_DIR, isMain, machine, peakRssMiB, writeResult } from './common.js';
-
-const FLOWERS = join(BENCH_DIR, '..', '..', 'notes', 'data', 'flowers-crop');
+import { flowerEmbeddings, isMain, machine, peakRssMiB, SHARED_FLOWERS, writeResult } from './common.js';
 
 interface Args {
   sizes: number[];
@@ -88,12 +84,11 @@ export async function run(argv: string[]): Promise<void> {
     const queries = syntheticEmbeddings({ classes: args.classes, perClass: Math.ceil(args.queries / args.classes), dim: 2048, separation: 6, seed: 2 }).x;
     for (const type of args.heads) results.push(benchOne('synthetic-2048d', x, labels, queries, type));
   }
-  if (existsSync(`${FLOWERS}.npy`) && existsSync(`${FLOWERS}.tsv`)) {
-    const x = readNpy(`${FLOWERS}.npy`);
-    const labels = readFileSync(`${FLOWERS}.tsv`, 'utf8').trim().split('\n').map((l) => l.split('\t')[1]!);
-    for (const type of args.heads) results.push(benchOne('flowers-crop', x, labels, x, type));
+  const flowers = await flowerEmbeddings('crop');
+  if (flowers) {
+    for (const type of args.heads) results.push(benchOne('flowers-crop', flowers.matrix, flowers.labels, flowers.matrix, type));
   } else {
-    console.log(`(no real embeddings at ${FLOWERS}.npy: flowers rows skipped)`);
+    console.log(`(${SHARED_FLOWERS} is absent: flowers rows skipped)`);
   }
   const path = writeResult('heads', { machine: machine(), args, results });
   console.log(`wrote ${path}`);

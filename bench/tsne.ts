@@ -2,7 +2,7 @@
  * t-SNE benchmark: wall time (per stage), final KL, trustworthiness (k = 10), neighbourhood
  * preservation and, with labels, leave-one-out 5-NN accuracy of the map, at several N.
  *
- *   npx tsx bench/tsne.ts [--npy FILE.npy [--labels FILE.tsv] [--native]] [--sizes 1000,5000,20000]
+ *   npx tsx bench/tsne.ts [--flowers | --npy FILE.npy [--labels FILE.tsv]] [--native] [--sizes 1000,5000,20000]
  *       [--threads auto|1|2] [--name NAME] [--trust-exact-max 2000] [--trust-sample 1000]
  *   npx tsx bench/tsne.ts --export DIR [same data options]   # write the inputs as .npy for
  *       bench/reference/tsne_sklearn.py, which merges scikit-learn's figures into the results
@@ -11,7 +11,8 @@
  *
  * Input: an N×D float32 .npy of embeddings, brought to each size by resampling rows with small
  * Gaussian noise (σ = 0.1 × the RMS column standard deviation; the original rows come first, each
- * kept once) or by a seeded subset when it has more rows; without --npy, seeded synthetic clusters
+ * kept once) or by a seeded subset when it has more rows; --flowers takes the shared flowers'
+ * embeddings (crop) through the real pipeline; without either, seeded synthetic clusters
  * (gaussianClusters(n, 2048, 10, seed 7, separation 1)). --native adds a run on the file as it is.
  * Above --trust-exact-max points the neighbourhood measures use --trust-sample seeded query points
  * against all N (an unbiased estimate; the JSON says how many).
@@ -24,7 +25,7 @@ import { loadavg } from 'node:os';
 import { basename, join } from 'node:path';
 import { Random, matrix, readNpy, writeNpy, type Matrix } from '../src/core/index.js';
 import { TSNE, gaussianClusters, knnAccuracy, mapQuality } from '../src/projection/index.js';
-import { BENCH_DIR, isMain, machine, peakRssMiB } from './common.js';
+import { BENCH_DIR, flowerEmbeddings, isMain, machine, peakRssMiB, SHARED_FLOWERS } from './common.js';
 
 interface Dataset {
   name: string;
@@ -76,7 +77,18 @@ export function augment(m: Matrix, labels: string[] | null, n: number, seed: num
   return { data: out, labels: outLabels };
 }
 
-function dataset(args: string[]): Dataset {
+async function dataset(args: string[]): Promise<Dataset> {
+  if (args.includes('--flowers')) {
+    const flowers = await flowerEmbeddings('crop');
+    if (!flowers) throw new Error(`--flowers: ${SHARED_FLOWERS} is absent`);
+    const m = flowers.matrix;
+    return {
+      name: flag(args, 'name') ?? 'flowers-crop',
+      recipe: `the shared flowers' avg_pool embeddings, crop (${m.rows}×${m.cols}); other sizes: augment(rows, n, seed 1) in bench/tsne.ts`,
+      at: (n) => (n === m.rows ? { data: m, labels: flowers.labels } : augment(m, flowers.labels, n, 1)),
+      native: args.includes('--native') ? m.rows : null,
+    };
+  }
   const npy = flag(args, 'npy');
   if (npy === undefined) {
     return {
@@ -119,7 +131,7 @@ function exportFixtures(dir: string): void {
 export async function run(args: string[]): Promise<void> {
   const fixturesDir = flag(args, 'export-fixtures');
   if (fixturesDir !== undefined) return exportFixtures(fixturesDir);
-  const ds = dataset(args);
+  const ds = await dataset(args);
   const sizes = (flag(args, 'sizes') ?? '1000,2000,5000,20000').split(',').map(Number);
   if (ds.native !== null && !sizes.includes(ds.native)) sizes.unshift(ds.native);
   const exportDir = flag(args, 'export');

@@ -105,6 +105,17 @@ describe('ExactIndex', () => {
     expectSame(await index.search(q, { k: 6, exclude: [1060] }), reference(m, q, 'cosine', { k: 6, exclude: [1060], ids }));
   });
 
+  it('gives the same answers for a matrix that is a view into a larger buffer', async () => {
+    // (usearch's exactSearch ignores byteOffset; views must still give exact answers)
+    const big = new Float32Array((m.rows + 7) * m.cols);
+    big.set(m.data, 7 * m.cols);
+    const view: Matrix = { rows: m.rows, cols: m.cols, data: big.subarray(7 * m.cols) };
+    for (const metric of ['cosine', 'euclidean'] as const) {
+      const index = new ExactIndex(view, { metric });
+      for (const i of [3, 20, 100]) expectSame(await index.search(row(m, i), { k: 5 }), reference(m, row(m, i), metric, { k: 5 }));
+    }
+  });
+
   it('rejects bad requests with E_USAGE', async () => {
     const index = new ExactIndex(m, { metric: 'euclidean' });
     const code = async (p: Promise<unknown>): Promise<string> => p.then(() => 'ok', (e: ConvlensError) => e.code);
