@@ -1,9 +1,10 @@
 /**
  * Questions asked of a whole collection: the images most similar to one (in the collection or
  * not), every similarity from one image to the others (for histograms), near-duplicate groups.
- * The embeddings are loaded from the store once into an exact index (ids = image ids); an HNSW
- * index saved next to the database (`<db>.hnsw`, see `buildHnsw`) is used instead for single
- * queries when it is up to date.
+ * The embeddings are loaded from the store once, when first needed, into an exact index (ids =
+ * image ids); an HNSW index saved next to the database (`<db>.<metric>.hnsw`, see `buildHnsw`)
+ * is used instead for top-k queries when it is up to date, and then nothing else is loaded: a
+ * million-image collection answers from the memory-mapped index file alone.
  */
 import { existsSync, statSync } from 'node:fs';
 import { ConvlensError } from '../core/errors.js';
@@ -25,25 +26,37 @@ export function hnswPath(store: Store, metric: Metric): string {
 
 export class CollectionSearch {
   readonly store: Store;
-  readonly ids: Int32Array;
-  readonly matrix: Matrix;
-  private readonly rowById: Map<number, number>;
+  private loaded: { ids: Int32Array; matrix: Matrix; rowById: Map<number, number> } | null = null;
   private readonly exact = new Map<Metric, ExactIndex>();
   private readonly hnsw = new Map<Metric, HnswIndex | null>();
   private readonly version: string;
 
-  private constructor(store: Store, ids: Int32Array, m: Matrix) {
+  private constructor(store: Store) {
     this.store = store;
-    this.ids = ids;
-    this.matrix = m;
-    this.rowById = new Map(Array.from(ids, (id, row) => [id, row]));
     this.version = store.embeddingsVersion();
   }
 
-  /** Load every embedding of the store (one copy in memory). */
+  /** A search over the store's embeddings (read on first use, one copy in memory). */
   static open(store: Store): CollectionSearch {
-    const { ids, matrix } = store.embeddings();
-    return new CollectionSearch(store, ids, matrix);
+    return new CollectionSearch(store);
+  }
+
+  private load(): NonNullable<CollectionSearch['loaded']> {
+    if (!this.loaded) {
+      const { ids, matrix } = this.store.embeddings();
+      this.loaded = { ids, matrix, rowById: new Map(Array.from(ids, (id, row) => [id, row])) };
+    }
+    return this.loaded;
+  }
+
+  /** Image ids in row order of `matrix`. */
+  get ids(): Int32Array {
+    return this.load().ids;
+  }
+
+  /** Every embedding, one row per image. */
+  get matrix(): Matrix {
+    return this.load().matrix;
   }
 
   /** True when the store has changed since this was loaded (re-open to see the changes). */
@@ -56,13 +69,14 @@ export class CollectionSearch {
   }
 
   has(id: number): boolean {
-    return this.rowById.has(id);
+    return this.load().rowById.has(id);
   }
 
   vectorOf(id: number): Float32Array {
-    const row = this.rowById.get(id);
-    if (row === undefined) throw new ConvlensError('E_USAGE', `image ${id} has no embedding in this collection`);
-    return this.matrix.data.subarray(row * this.matrix.cols, (row + 1) * this.matrix.cols);
+    const row = this.loaded?.rowById.get(id);
+    const v = row !== undefined ? this.loaded!.matrix.data.subarray(row * this.loaded!.matrix.cols, (row + 1) * this.loaded!.matrix.cols) : this.loaded ? null : this.store.embedding(id);
+    if (!v) throw new ConvlensError('E_USAGE', `image ${id} has no embedding in this collection`);
+    return v;
   }
 
   private exactIndex(metric: Metric): ExactIndex {
@@ -105,7 +119,7 @@ export class CollectionSearch {
   /** Scores from a vector to every image (ids in `this.ids` order); `excludeId` is left out. */
   async scores(q: Float32Array, metric: Metric = 'cosine', excludeId?: number): Promise<{ ids: Int32Array; scores: Float32Array }> {
     const all = await similarities(q, this.matrix, metric);
-    const row = excludeId === undefined ? undefined : this.rowById.get(excludeId);
+    const row = excludeId === undefined ? undefined : this.load().rowById.get(excludeId);
     if (row === undefined) return { ids: this.ids, scores: all };
     const ids = new Int32Array(all.length - 1);
     const scores = new Float32Array(all.length - 1);

@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CollectionSearch, indexFolders, Store } from '../../src/collection/index.js';
 import { ConvLens } from '../../src/pipeline/index.js';
 import { ExactIndex } from '../../src/search/index.js';
@@ -74,6 +74,19 @@ describe('similar', () => {
     const exact = jsonLines((await runCli(['similar', CAT, '--db', db, '-k', '8', '--exact', '--json'])).stdout)[0].results;
     expect(approx.map((x: { path: string }) => x.path)).toEqual(exact.map((x: { path: string }) => x.path));
     approx.forEach((x: { score: number }, i: number) => expect(x.score).toBeCloseTo(exact[i].score, 2)); // f16 storage
+
+    // with a fresh HNSW index, top-k queries never read the embedding matrix into memory
+    const store = Store.open(db, { readonly: true });
+    const readAll = vi.spyOn(store, 'embeddings');
+    const search = CollectionSearch.open(store);
+    const [first] = store.images({ limit: 1 });
+    const neighbours = await search.similarToId(first!.id, { k: 3 });
+    expect(neighbours).toHaveLength(3);
+    expect(neighbours.map((n) => n.id)).not.toContain(first!.id);
+    expect(readAll).not.toHaveBeenCalled();
+    await search.similarToId(first!.id, { k: 3, approximate: false });
+    expect(readAll).toHaveBeenCalledTimes(1);
+    store.close();
   });
 
   it('refuses mismatched threshold flags and missing databases', async () => {
