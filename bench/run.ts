@@ -1,6 +1,6 @@
 /**
  * npm run bench -- <name> [args]: runs bench/<name>.ts (default: model).
- * Names: model, search, tsne, heads, index, server.
+ * Names: model, index, search, tsne, heads, server, plot-thumbs.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
