@@ -73,10 +73,16 @@ export class CollectionSearch {
   }
 
   vectorOf(id: number): Float32Array {
-    const row = this.loaded?.rowById.get(id);
-    const v = row !== undefined ? this.loaded!.matrix.data.subarray(row * this.loaded!.matrix.cols, (row + 1) * this.loaded!.matrix.cols) : this.loaded ? null : this.store.embedding(id);
-    if (!v) throw new ConvlensError('E_USAGE', `image ${id} has no embedding in this collection`);
-    return v;
+    if (this.loaded) {
+      const row = this.loaded.rowById.get(id);
+      const { cols, data } = this.loaded.matrix;
+      if (row !== undefined) return data.subarray(row * cols, (row + 1) * cols);
+    } else {
+      // one row from the database: a query need not load the whole matrix
+      const v = this.store.embedding(id);
+      if (v) return v;
+    }
+    throw new ConvlensError('E_USAGE', `image ${id} has no embedding in this collection`);
   }
 
   private exactIndex(metric: Metric): ExactIndex {
