@@ -1,30 +1,10 @@
 /** Shared benchmark plumbing: machine facts, timing, memory, and recording results. */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Matrix } from '../src/core/index.js';
 
 export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
-/** The shared labelled flowers (750 photos, 5 classes) next to the checkout, when present. */
-export const SHARED_FLOWERS = join(BENCH_DIR, '..', '..', 'shared', 'data', 'flowers');
-
-/**
- * Embeddings of the shared flowers through the real pipeline (computed once, then read from the
- * embedding cache); null where the shared data is absent.
- */
-export async function flowerEmbeddings(resize: 'crop' | 'squash' = 'crop'): Promise<{ matrix: Matrix; labels: string[] } | null> {
-  const labelsTsv = join(SHARED_FLOWERS, 'labels.tsv');
-  if (!existsSync(labelsTsv)) return null;
-  const [{ embedLabelled, readLabelledSet }, { ConvLens }] = await Promise.all([import('../src/collection/index.js'), import('../src/pipeline/index.js')]);
-  const lens = await ConvLens.load({ resize });
-  try {
-    const set = await embedLabelled(await readLabelledSet(labelsTsv), lens);
-    return { matrix: set.matrix, labels: set.labels };
-  } finally {
-    await lens.dispose();
-  }
-}
 
 export function machine(): Record<string, unknown> {
   return {

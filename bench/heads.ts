@@ -8,7 +8,9 @@
  */
 import type { Matrix } from '../src/core/index.js';
 import { syntheticEmbeddings, trainHead, type Head, type HeadType, type TrainHeadOptions } from '../src/heads/index.js';
-import { flowerEmbeddings, isMain, machine, peakRssMiB, SHARED_FLOWERS, writeResult } from './common.js';
+import { flowerEmbeddings, FLOWERS } from '../test/helpers/flowers.js';
+import { SHARED_DATA } from '../test/helpers/paths.js';
+import { isMain, machine, peakRssMiB, writeResult } from './common.js';
 
 interface Args {
   sizes: number[];
@@ -84,11 +86,11 @@ export async function run(argv: string[]): Promise<void> {
     const queries = syntheticEmbeddings({ classes: args.classes, perClass: Math.ceil(args.queries / args.classes), dim: 2048, separation: 6, seed: 2 }).x;
     for (const type of args.heads) results.push(benchOne('synthetic-2048d', x, labels, queries, type));
   }
-  const flowers = await flowerEmbeddings('crop');
-  if (flowers) {
+  if (FLOWERS) {
+    const flowers = await flowerEmbeddings('crop');
     for (const type of args.heads) results.push(benchOne('flowers-crop', flowers.matrix, flowers.labels, flowers.matrix, type));
   } else {
-    console.log(`(${SHARED_FLOWERS} is absent: flowers rows skipped)`);
+    console.log(`(${SHARED_DATA}/flowers is absent: flowers rows skipped)`);
   }
   const path = writeResult('heads', { machine: machine(), args, results });
   console.log(`wrote ${path}`);

@@ -25,7 +25,9 @@ import { loadavg } from 'node:os';
 import { basename, join } from 'node:path';
 import { Random, matrix, readNpy, writeNpy, type Matrix } from '../src/core/index.js';
 import { TSNE, gaussianClusters, knnAccuracy, mapQuality } from '../src/projection/index.js';
-import { BENCH_DIR, flowerEmbeddings, isMain, machine, peakRssMiB, SHARED_FLOWERS } from './common.js';
+import { flowerEmbeddings, FLOWERS } from '../test/helpers/flowers.js';
+import { SHARED_DATA } from '../test/helpers/paths.js';
+import { BENCH_DIR, isMain, machine, peakRssMiB } from './common.js';
 
 interface Dataset {
   name: string;
@@ -79,8 +81,8 @@ export function augment(m: Matrix, labels: string[] | null, n: number, seed: num
 
 async function dataset(args: string[]): Promise<Dataset> {
   if (args.includes('--flowers')) {
+    if (!FLOWERS) throw new Error(`--flowers: ${SHARED_DATA}/flowers is absent`);
     const flowers = await flowerEmbeddings('crop');
-    if (!flowers) throw new Error(`--flowers: ${SHARED_FLOWERS} is absent`);
     const m = flowers.matrix;
     return {
       name: flag(args, 'name') ?? 'flowers-crop',

@@ -227,7 +227,7 @@ export class Store {
     this.db.transaction(() => {
       for (const sql of upgrades) this.db.exec(sql);
       this.db.exec(SCHEMA);
-      this.setMeta('schema_version', String(SCHEMA_VERSION));
+      if (version !== String(SCHEMA_VERSION)) this.setMeta('schema_version', String(SCHEMA_VERSION));
     })();
   }
 

@@ -72,10 +72,8 @@ export function zeroFraction(v: ArrayLike<number>): number {
   return v.length === 0 ? 0 : z / v.length;
 }
 
-/** A decoded image waiting for its batch; it becomes network input only then (4× smaller as RGB bytes). */
-interface Decoded {
-  image: LoadedImage;
-}
+/** A decoded image waits for its batch as RGB bytes (4× smaller than the network input it becomes). */
+type Decoded = LoadedImage;
 
 /** A small counting semaphore bounding concurrent decodes. */
 class Limiter {
@@ -131,7 +129,7 @@ export class ConvLens {
     const [, h, w] = this.backbone.inputShape;
     const image = await loadImage(input, { resize: this.resize, size: h, maxPixels: this.maxPixels, thumbnail: options.thumbnail, variant: options.variant });
     if (h !== w) throw new ConvlensError('E_MODEL', `non-square network input ${h}×${w} is not supported`);
-    return { image };
+    return image;
   }
 
   /**
@@ -198,7 +196,7 @@ export class ConvLens {
         const n = toRun.length;
         const size = this.backbone.inputSize;
         const input = new Float32Array(n * size);
-        toRun.forEach((t, i) => caffePreprocess(t.value.image.rgb, input, i * size));
+        toRun.forEach((t, i) => caffePreprocess(t.value.rgb, input, i * size));
         const out = this.backbone.infer(input, n, { transfer: true });
         out.catch(() => undefined); // awaited below, per item
         const dim = this.backbone.dim;
@@ -230,7 +228,7 @@ export class ConvLens {
           continue;
         }
         const out = await results.get(decoded)!;
-        const { width, height, format, thumbnail } = s.value.image;
+        const { width, height, format, thumbnail } = s.value;
         yield { item, outcome: { ok: true, ...out, width, height, format, ...(thumbnail ? { thumbnail } : {}) } };
       }
       // forget what no later item shares (bounded memory on long runs)

@@ -48,13 +48,13 @@ export interface ExactIndexOptions {
   threads?: number;
 }
 
+/** Candidates beyond k that the f32 scan returns, so the exactness proof rarely fails on near-ties. */
+const SCAN_MARGIN = 16;
+
 /**
  * Candidates for the int8 scan beyond k: the quantised order only has to bring the true top-k
  * into this many, and the float64 rescoring puts them in order.
  */
-/** Candidates beyond k that the f32 scan returns, so the exactness proof rarely fails on near-ties. */
-const SCAN_MARGIN = 16;
-
 function i8Candidates(k: number): number {
   return 4 * k + 64;
 }
@@ -124,6 +124,7 @@ export class ExactIndex {
   private readonly threads: number;
   private idRows: Map<number, number> | undefined;
   private norms: Promise<Float32Array> | undefined;
+  private maxNorm: Promise<number> | undefined;
   private readonly i8: { data: Int8Array; scale: number } | undefined;
 
   /** The index reads `m` in place (no copy): do not modify it while the index is in use. */
@@ -205,6 +206,12 @@ export class ExactIndex {
   private squaredNorms(): Promise<Float32Array> {
     this.norms ??= squaredNorms(this.m.data, this.size, this.dims, this.threads);
     return this.norms;
+  }
+
+  /** The largest squared row norm: bounds the rounding error of any Euclidean key. */
+  private maxSquaredNorm(): Promise<number> {
+    this.maxNorm ??= this.squaredNorms().then((norms) => norms.reduce((a, b) => Math.max(a, b), 0));
+    return this.maxNorm;
   }
 
   /** Relative error bound of a float32 dot product of this length (D·u, u = 2⁻²⁴), with margin. */
@@ -315,12 +322,7 @@ export class ExactIndex {
     if (rows.length >= this.size) return this.toNeighbors(scored); // every row was a candidate
     const last = found.distances[found.distances.length - 1];
     if (last === undefined || !Number.isFinite(last)) return null;
-    let err = this.roundingBound();
-    if (!cosine) {
-      let maxNorm = 0;
-      for (const v of await this.squaredNorms()) if (v > maxNorm) maxNorm = v;
-      err *= qq + maxNorm;
-    }
+    const err = this.roundingBound() * (cosine ? 1 : qq + (await this.maxSquaredNorm()));
     const outsideAtMost = (cosine ? 1 - last : -last) + err;
     const bar = scored.length >= rq.limit ? scored[rq.limit - 1]!.key : rq.minKey;
     return outsideAtMost < bar ? this.toNeighbors(scored) : null;
