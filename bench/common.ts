@@ -27,7 +27,12 @@ function cpuDetails(): Record<string, unknown> {
     const info = readFileSync('/proc/cpuinfo', 'utf8');
     const field = (name: string): string | undefined => new RegExp(`^${name}\\s*:\\s*(.*)$`, 'm').exec(info)?.[1];
     const flags = new Set((field('flags') ?? '').split(' '));
-    return { cpuFamily: Number(field('cpu family')), cpuModel: Number(field('model')), avx512: flags.has('avx512f'), mhz: Math.round(Number(field('cpu MHz'))) };
+    return {
+      cpuFamily: Number(field('cpu family')),
+      cpuModel: Number(field('model')),
+      avx512: flags.has('avx512f'),
+      mhz: Math.round(Number(field('cpu MHz'))),
+    };
   } catch {
     return {};
   }

@@ -83,7 +83,13 @@ export async function run(argv: string[]): Promise<void> {
   for (const n of args.sizes) {
     const per = Math.ceil(n / args.classes);
     const { x, labels } = syntheticEmbeddings({ classes: args.classes, perClass: per, dim: 2048, separation: 6, seed: 1 });
-    const queries = syntheticEmbeddings({ classes: args.classes, perClass: Math.ceil(args.queries / args.classes), dim: 2048, separation: 6, seed: 2 }).x;
+    const queries = syntheticEmbeddings({
+      classes: args.classes,
+      perClass: Math.ceil(args.queries / args.classes),
+      dim: 2048,
+      separation: 6,
+      seed: 2,
+    }).x;
     for (const type of args.heads) results.push(benchOne('synthetic-2048d', x, labels, queries, type));
   }
   if (FLOWERS) {

@@ -73,9 +73,13 @@ export async function run(args: string[] = []): Promise<void> {
   // CPU time per image: with the cores busy, the ratio to the bare model is bounded by
   // bare CPU ms / (bare CPU ms + what reading, decoding, thumbnails and storing cost)
   const cpuMsPerImage = (cpu.user + cpu.system) / 1000 / Math.max(1, first.indexed);
-  console.log(`index ${first.indexed} JPEGs: ${first.seconds.toFixed(1)} s, ${indexRate.toFixed(1)} images/s = ${((indexRate / bare) * 100).toFixed(0)}% of the bare model; ${cpuMsPerImage.toFixed(1)} CPU ms per image (cores busy ${((cpuMsPerImage * indexRate) / 10 / availableParallelism()).toFixed(0)}%)`);
+  console.log(
+    `index ${first.indexed} JPEGs: ${first.seconds.toFixed(1)} s, ${indexRate.toFixed(1)} images/s = ${((indexRate / bare) * 100).toFixed(0)}% of the bare model; ${cpuMsPerImage.toFixed(1)} CPU ms per image (cores busy ${((cpuMsPerImage * indexRate) / 10 / availableParallelism()).toFixed(0)}%)`,
+  );
   const again = await indexFolders(store, lens, [folder], { thumbnailSize });
-  console.log(`re-run over the unchanged folder: ${again.seconds.toFixed(2)} s (${((again.seconds / first.seconds) * 100).toFixed(1)}% of the first run), ${again.indexed} embedded`);
+  console.log(
+    `re-run over the unchanged folder: ${again.seconds.toFixed(2)} s (${((again.seconds / first.seconds) * 100).toFixed(1)}% of the first run), ${again.indexed} embedded`,
+  );
   store.close();
   await lens.dispose();
   rmSync(work, { recursive: true, force: true });
@@ -89,7 +93,12 @@ export async function run(args: string[] = []): Promise<void> {
     threads: threads ?? 'all cores',
     bareImagesPerSecond: +bare.toFixed(1),
     bareCpuMsPerImage: +bareCpuMsPerImage.toFixed(1),
-    index: { seconds: +first.seconds.toFixed(2), imagesPerSecond: +indexRate.toFixed(1), ratioToBare: +(indexRate / bare).toFixed(3), cpuMsPerImage: +cpuMsPerImage.toFixed(1) },
+    index: {
+      seconds: +first.seconds.toFixed(2),
+      imagesPerSecond: +indexRate.toFixed(1),
+      ratioToBare: +(indexRate / bare).toFixed(3),
+      cpuMsPerImage: +cpuMsPerImage.toFixed(1),
+    },
     rerun: { seconds: +again.seconds.toFixed(3), embedded: again.indexed, ratioToFirst: +(again.seconds / first.seconds).toFixed(4) },
     peakRssMiB: peakRssMiB(),
   };

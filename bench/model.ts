@@ -38,7 +38,9 @@ export async function run(args: string[] = []): Promise<void> {
       const s = (performance.now() - t0) / 1000;
       const row = { threads, batch, imagesPerSecond: +(images / s).toFixed(1), msPerImage: +((s * 1000) / images).toFixed(1) };
       bare.push(row);
-      console.log(`bare model  threads=${threads} batch=${String(batch).padStart(2)}  ${row.imagesPerSecond.toFixed(1).padStart(6)} images/s  ${row.msPerImage.toFixed(1)} ms/image`);
+      console.log(
+        `bare model  threads=${threads} batch=${String(batch).padStart(2)}  ${row.imagesPerSecond.toFixed(1).padStart(6)} images/s  ${row.msPerImage.toFixed(1)} ms/image`,
+      );
     }
     await bb.dispose();
   }
@@ -46,7 +48,11 @@ export async function run(args: string[] = []): Promise<void> {
   let endToEnd: Record<string, unknown> | null = null;
   let files: string[] = [];
   try {
-    files = readdirSync(folder).filter(hasImageExtension).sort().slice(0, maxImages).map((f) => join(folder, f));
+    files = readdirSync(folder)
+      .filter(hasImageExtension)
+      .sort()
+      .slice(0, maxImages)
+      .map((f) => join(folder, f));
   } catch {
     console.log(`end to end: skipped, ${folder} is absent (pass --folder DIR of JPEGs)`);
   }
@@ -58,8 +64,17 @@ export async function run(args: string[] = []): Promise<void> {
     for await (const { outcome } of lens.process(files)) if (outcome.ok) ok++;
     const s = (performance.now() - t0) / 1000;
     await lens.dispose();
-    endToEnd = { folder, images: files.length, ok, seconds: +s.toFixed(2), imagesPerSecond: +(files.length / s).toFixed(1), msPerImage: +((s * 1000) / files.length).toFixed(1) };
-    console.log(`end to end  ${files.length} JPEGs from ${folder}: ${(files.length / s).toFixed(1)} images/s (${((s * 1000) / files.length).toFixed(1)} ms/image)`);
+    endToEnd = {
+      folder,
+      images: files.length,
+      ok,
+      seconds: +s.toFixed(2),
+      imagesPerSecond: +(files.length / s).toFixed(1),
+      msPerImage: +((s * 1000) / files.length).toFixed(1),
+    };
+    console.log(
+      `end to end  ${files.length} JPEGs from ${folder}: ${(files.length / s).toFixed(1)} images/s (${((s * 1000) / files.length).toFixed(1)} ms/image)`,
+    );
   }
   const peak = peakRssMiB();
   console.log(`peak RSS ${peak} MiB`);

@@ -14,7 +14,15 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { matrix, Random } from '../src/core/index.js';
-import { autoThumbSize, drawingOrder, fitPoints, makeThumbnail, makeThumbnailRaw, thumbnailScatterPng, type RawImage } from '../src/plot/index.js';
+import {
+  autoThumbSize,
+  drawingOrder,
+  fitPoints,
+  makeThumbnail,
+  makeThumbnailRaw,
+  thumbnailScatterPng,
+  type RawImage,
+} from '../src/plot/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const photos = join(here, '..', '..', 'shared', 'data', 'photos');
@@ -37,7 +45,9 @@ async function time<T>(f: () => Promise<T>): Promise<{ ms: number; value: T }> {
 async function sourceImages(): Promise<Buffer[]> {
   if (existsSync(photos)) {
     const files = ['skimage', 'opencv'].flatMap((d) =>
-      readdirSync(join(photos, d)).filter((f) => /\.(png|jpe?g)$/i.test(f)).map((f) => join(photos, d, f)),
+      readdirSync(join(photos, d))
+        .filter((f) => /\.(png|jpe?g)$/i.test(f))
+        .map((f) => join(photos, d, f)),
     );
     return Promise.all(files.map((f) => makeThumbnail(f, { size: 128 })));
   }
@@ -45,7 +55,11 @@ async function sourceImages(): Promise<Buffer[]> {
   for (let k = 0; k < 16; k++) {
     const raw = Buffer.alloc(128 * 128 * 3);
     for (let i = 0; i < 128 * 128; i++) raw.set([(k * 16) & 255, i & 255, (i >> 7) * 2], i * 3);
-    out.push(await sharp(raw, { raw: { width: 128, height: 128, channels: 3 } }).webp({ quality: 80 }).toBuffer());
+    out.push(
+      await sharp(raw, { raw: { width: 128, height: 128, channels: 3 } })
+        .webp({ quality: 80 })
+        .toBuffer(),
+    );
   }
   return out;
 }
@@ -89,15 +103,17 @@ export async function run(args: string[]): Promise<void> {
       const order = drawingOrder(n);
       const c = await time(() =>
         sharp({ create: { width: W, height: W, channels: 3, background: '#ffffff' } })
-          .composite(Array.from(order, (i) => {
-            const r = raws[i % raws.length]!;
-            return {
-              input: Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength),
-              raw: { width: r.width, height: r.height, channels: r.channels },
-              left: Math.round(xy[2 * i]! - r.width / 2),
-              top: Math.round(xy[2 * i + 1]! - r.height / 2),
-            };
-          }))
+          .composite(
+            Array.from(order, (i) => {
+              const r = raws[i % raws.length]!;
+              return {
+                input: Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength),
+                raw: { width: r.width, height: r.height, channels: r.channels },
+                left: Math.round(xy[2 * i]! - r.width / 2),
+                top: Math.round(xy[2 * i + 1]! - r.height / 2),
+              };
+            }),
+          )
           .png()
           .toBuffer(),
       );
@@ -111,7 +127,14 @@ export async function run(args: string[]): Promise<void> {
 
   const out = join(here, 'results', 'plot-thumbs.json');
   mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, JSON.stringify({ bench: 'plot-thumbs', date: new Date().toISOString(), node: process.version, sharp: sharp.versions.sharp, results }, null, 2) + '\n');
+  writeFileSync(
+    out,
+    JSON.stringify(
+      { bench: 'plot-thumbs', date: new Date().toISOString(), node: process.version, sharp: sharp.versions.sharp, results },
+      null,
+      2,
+    ) + '\n',
+  );
   console.log(`wrote ${out}`);
 }
 

@@ -119,7 +119,13 @@ async function generate(n: number, clusters: number, start = 0): Promise<Matrix>
 
 const rowOf = (m: Matrix, i: number): Float32Array => m.data.subarray(i * m.cols, (i + 1) * m.cols);
 
-async function hnswSection(data: Matrix, queries: Matrix, truth: Neighbor[][], quantization: HnswQuantization, a: Args): Promise<Record<string, unknown>> {
+async function hnswSection(
+  data: Matrix,
+  queries: Matrix,
+  truth: Neighbor[][],
+  quantization: HnswQuantization,
+  a: Args,
+): Promise<Record<string, unknown>> {
   const rss0 = rssMiB();
   const [index, buildMs] = await time(() => HnswIndex.build(data, { quantization, threads: a.threads }));
   const path = join(tmpdir(), `convlens-bench-${process.pid}.usearch`);
@@ -170,7 +176,13 @@ async function searchSweep(path: string, queries: Matrix, truth: Neighbor[][], a
   return out;
 }
 
-async function sweepStep(path: string, expansionSearch: number, queries: Matrix, truth: Neighbor[][], a: Args): Promise<Record<string, unknown>> {
+async function sweepStep(
+  path: string,
+  expansionSearch: number,
+  queries: Matrix,
+  truth: Neighbor[][],
+  a: Args,
+): Promise<Record<string, unknown>> {
   // memory-mapped: a read copy would stay resident until V8 happens to collect it (usearch has no close)
   const index = HnswIndex.load(path, { expansionSearch, threads: a.threads, view: true });
   const single = await latency(queries.rows, (i) => index.search(rowOf(queries, i % queries.rows), { k: 10 }));
@@ -195,7 +207,12 @@ async function exactSection(data: Matrix, queries: Matrix, a: Args): Promise<{ r
     }
     result[metric] = {
       f32: { singleMs: single, batchMsPerQuery: round(batchMs / queries.rows), batch: queries.rows },
-      i8: { buildMs: Math.round(i8BuildMs), singleMs: i8Single, extraBytesPerVector: Math.round(i8.extraBytes / data.rows), top10SameAsF32: round(same / queries.rows, 3) },
+      i8: {
+        buildMs: Math.round(i8BuildMs),
+        singleMs: i8Single,
+        extraBytesPerVector: Math.round(i8.extraBytes / data.rows),
+        top10SameAsF32: round(same / queries.rows, 3),
+      },
     };
     if (metric === 'cosine') truth = batch;
     log(`exact ${metric} n=${data.rows}`, JSON.stringify(result[metric]));
@@ -239,7 +256,8 @@ async function kernelSection(data: Matrix, queries: Matrix, a: Args): Promise<Re
     { intraOpNumThreads: threads },
   );
   const x16 = new ort.Tensor('float16', f16, [n, DIMS]);
-  const run16 = (rows: number): Promise<unknown> => session.run({ Q: new ort.Tensor('float16', f16.slice(0, rows * DIMS), [rows, DIMS]), X: x16 });
+  const run16 = (rows: number): Promise<unknown> =>
+    session.run({ Q: new ort.Tensor('float16', f16.slice(0, rows * DIMS), [rows, DIMS]), X: x16 });
   out.ortGemmF16 = { singleMs: await latency(reps, () => run16(1)), batchMsPerQuery: round((await latency(3, () => run16(b))) / b) };
   out.plainJsF32Cos = {
     singleMs: await latency(3, () => {

@@ -74,10 +74,14 @@ function syntheticCollection(db: string, n: number, dim = 2048): void {
 
 /** `convlens serve` in a child process; resolves with its URL. */
 function startServer(db: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'src', 'cli', 'main.ts'), 'serve', '--db', db, '--port', '0', '--no-store-uploads'], {
-    cwd: REPO,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(REPO, 'src', 'cli', 'main.ts'), 'serve', '--db', db, '--port', '0', '--no-store-uploads'],
+    {
+      cwd: REPO,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   return new Promise((resolve, reject) => {
     let out = '';
     let err = '';
@@ -166,7 +170,14 @@ export async function run(args: string[] = []): Promise<void> {
     const mean = (a: number[]): number => a.reduce((x, y) => x + y, 0) / Math.max(a.length, 1);
     const result = {
       machine: machine(),
-      config: { images: ids.length, dim: 2048, endpoint: `/api/similar?id=RANDOM&k=${k}`, connections, durationSeconds: duration, warmupSeconds: warmup },
+      config: {
+        images: ids.length,
+        dim: 2048,
+        endpoint: `/api/similar?id=RANDOM&k=${k}`,
+        connections,
+        durationSeconds: duration,
+        warmupSeconds: warmup,
+      },
       latencyMs: {
         p50: +quantile(sorted, 0.5).toFixed(2),
         p95: +quantile(sorted, 0.95).toFixed(2),

@@ -43,7 +43,10 @@ function flag(args: string[], name: string): string | undefined {
 }
 
 function readLabels(path: string): string[] {
-  return readFileSync(path, 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => l.split('\t').at(-1)!);
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => l.split('\t').at(-1)!);
 }
 
 /** n rows from m: all rows once then noisy resamples (or a seeded subset when m is larger). */
@@ -53,7 +56,10 @@ export function augment(m: Matrix, labels: string[] | null, n: number, seed: num
   const out = matrix(n, d);
   const outLabels: string[] | null = labels === null ? null : [];
   if (n <= m.rows) {
-    const pick = random.shuffle(Array.from({ length: m.rows }, (_, i) => i)).slice(0, n).sort((a, b) => a - b);
+    const pick = random
+      .shuffle(Array.from({ length: m.rows }, (_, i) => i))
+      .slice(0, n)
+      .sort((a, b) => a - b);
     pick.forEach((r, i) => {
       out.data.set(m.data.subarray(r * d, (r + 1) * d), i * d);
       outLabels?.push(labels![r]!);
@@ -62,7 +68,8 @@ export function augment(m: Matrix, labels: string[] | null, n: number, seed: num
   }
   let variance = 0;
   for (let j = 0; j < d; j++) {
-    let s = 0, s2 = 0;
+    let s = 0,
+      s2 = 0;
     for (let i = 0; i < m.rows; i++) {
       const v = m.data[i * d + j]!;
       s += v;
@@ -180,9 +187,11 @@ export async function run(args: string[]): Promise<void> {
       peakRssMiB: peakRssMiB(),
     };
     if (labels !== null) row.knnAccuracy5 = round(knnAccuracy(map, labels, 5), 4);
-    console.log(`${ds.name} N=${n}: ${row.seconds} s, CPU ${row.cpuSeconds} s, load ${row.loadAverage1m} (${JSON.stringify(row.stages)}), KL ${row.kl}, trustworthiness ${row.trustworthiness}` +
-      `, neighbourhood ${row.neighbourhoodPreservation}${labels !== null ? `, 5-NN ${row.knnAccuracy5}` : ''}` +
-      ` [metrics ${round((performance.now() - measureStarted) / 1000)} s, peak RSS ${row.peakRssMiB} MiB]`);
+    console.log(
+      `${ds.name} N=${n}: ${row.seconds} s, CPU ${row.cpuSeconds} s, load ${row.loadAverage1m} (${JSON.stringify(row.stages)}), KL ${row.kl}, trustworthiness ${row.trustworthiness}` +
+        `, neighbourhood ${row.neighbourhoodPreservation}${labels !== null ? `, 5-NN ${row.knnAccuracy5}` : ''}` +
+        ` [metrics ${round((performance.now() - measureStarted) / 1000)} s, peak RSS ${row.peakRssMiB} MiB]`,
+    );
     runs.push(row);
   }
   const path = join(BENCH_DIR, 'results', 'tsne.json');
@@ -194,7 +203,8 @@ export async function run(args: string[]): Promise<void> {
   datasets[ds.name] = { recipe: ds.recipe, machine: machine(), command: `npx tsx bench/tsne.ts ${args.join(' ')}`.trim(), runs: merged };
   const out = {
     ...results,
-    description: 'convlens t-SNE (seed 42, sklearn >= 1.2 defaults, PCA to 50 first); sklearn: bench/reference/tsne_sklearn.py on the same .npy',
+    description:
+      'convlens t-SNE (seed 42, sklearn >= 1.2 defaults, PCA to 50 first); sklearn: bench/reference/tsne_sklearn.py on the same .npy',
     notes: [
       'seconds: wall clock of TSNE.fit (PCA, kNN, P, 1000 iterations); cpuSeconds: CPU of all threads; loadAverage1m: the machine load when the run ended. On a shared 2-core machine the wall time depends on the load: compare runs at similar load.',
       'trustworthiness, neighbourhoodPreservation: k = 10 against the input rows (2048-d); measuredOn says whether all points or a seeded sample of query points (against all N) were used.',

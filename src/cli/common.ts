@@ -27,7 +27,9 @@ export function parseFloatOption(name: string, min = -Infinity, max = Infinity) 
   return (value: string): number => {
     const n = Number(value);
     if (value.trim() === '' || !Number.isFinite(n) || n < min || n > max) {
-      throw new InvalidArgumentError(`${name} must be a number${Number.isFinite(min) ? ` ≥ ${min}` : ''}${Number.isFinite(max) ? ` and ≤ ${max}` : ''}`);
+      throw new InvalidArgumentError(
+        `${name} must be a number${Number.isFinite(min) ? ` ≥ ${min}` : ''}${Number.isFinite(max) ? ` and ≤ ${max}` : ''}`,
+      );
     }
     return n;
   };
@@ -55,7 +57,9 @@ export function runtimeOptions(flags: RuntimeFlags): Pick<LensOptions, 'batchSiz
 
 /** The runtime options plus the preprocessing choice (commands that run the ImageNet backbone). */
 export function addLensOptions(cmd: Command, defaults: { resize?: ResizeMode | undefined } = { resize: 'squash' }): Command {
-  const resize = new Option('--resize <mode>', 'squash: whole image to 224×224; crop: shorter side 256, centre 224×224').choices(RESIZE_MODES as string[]);
+  const resize = new Option('--resize <mode>', 'squash: whole image to 224×224; crop: shorter side 256, centre 224×224').choices(
+    RESIZE_MODES as string[],
+  );
   return addRuntimeOptions(cmd.addOption(defaults.resize ? resize.default(defaults.resize) : resize));
 }
 
@@ -115,7 +119,11 @@ export function percent(p: number): string {
 }
 
 /** Save an evaluation's confusion matrix as PNG/SVG. */
-export async function saveConfusionPlot(file: string, report: { accuracy: number; confusion: { labels: string[]; matrix: number[][] } }, title: string): Promise<void> {
+export async function saveConfusionPlot(
+  file: string,
+  report: { accuracy: number; confusion: { labels: string[]; matrix: number[][] } },
+  title: string,
+): Promise<void> {
   const { confusionMatrixSvg, savePlot } = await import('../plot/index.js');
   await savePlot(file, confusionMatrixSvg(report.confusion.matrix, report.confusion.labels, { title, accuracy: report.accuracy }));
 }

@@ -29,7 +29,8 @@ export function buildProgram(): Command {
     .version(version)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  for (const command of [classify, embed, indexFolders, stats, search, map, train, predict, evaluate, exportModel, label, serve, demo]) command.register(program);
+  for (const command of [classify, embed, indexFolders, stats, search, map, train, predict, evaluate, exportModel, label, serve, demo])
+    command.register(program);
   return program;
 }
 

@@ -64,7 +64,9 @@ export function progressReporter(label: string, options: { quiet?: boolean; inte
       if (p.done === lastDone) return;
       last = now;
       lastDone = p.done;
-      process.stderr.write(`${label}: ${p.done}/${p.total} (${p.imagesPerSecond.toFixed(1)} ${unit}/s, ETA ${formatEta(p.etaSeconds)}${p.failed ? `, ${p.failed} failed` : ''})\n`);
+      process.stderr.write(
+        `${label}: ${p.done}/${p.total} (${p.imagesPerSecond.toFixed(1)} ${unit}/s, ETA ${formatEta(p.etaSeconds)}${p.failed ? `, ${p.failed} failed` : ''})\n`,
+      );
     },
     stop: () => undefined,
   };

@@ -141,7 +141,12 @@ export async function indexFolders(store: Store, lens: ConvLens, folders: string
  * Index an explicit list of files (e.g. a labelled set), keyed by absolute path. Returns the
  * summary and each file's row id (absent for files that failed).
  */
-export async function indexFiles(store: Store, lens: ConvLens, files: string[], options: IndexOptions = {}): Promise<IndexSummary & { ids: Map<string, number> }> {
+export async function indexFiles(
+  store: Store,
+  lens: ConvLens,
+  files: string[],
+  options: IndexOptions = {},
+): Promise<IndexSummary & { ids: Map<string, number> }> {
   const t0 = performance.now();
   store.ensureSettings(settingsOf(lens, options));
   const summary = newSummary();
@@ -192,7 +197,14 @@ async function runJobs(store: Store, lens: ConvLens, jobs: Job[], summary: Index
     const secs = (performance.now() - tEmbed) / 1000;
     const rate = secs > 0 ? embedded / secs : 0;
     const left = total - done;
-    options.onProgress({ done, total, embedded, failed: summary.failed.length, imagesPerSecond: rate, etaSeconds: rate > 0 && embedded >= 4 ? left / rate : left === 0 ? 0 : null });
+    options.onProgress({
+      done,
+      total,
+      embedded,
+      failed: summary.failed.length,
+      imagesPerSecond: rate,
+      etaSeconds: rate > 0 && embedded >= 4 ? left / rate : left === 0 ? 0 : null,
+    });
   };
 
   const pending: ImageRecord[] = [];
@@ -297,4 +309,3 @@ async function runJobs(store: Store, lens: ConvLens, jobs: Job[], summary: Index
   flush();
   progress();
 }
-

@@ -29,12 +29,18 @@ export async function readLabelledSet(source: string): Promise<LabelledItem[]> {
     throw new ConvlensError('E_NOT_FOUND', 'no such folder or file', { file: source });
   }
   const items = isDir ? await readClassFolders(source) : readTsv(source);
-  if (items.length === 0) throw new ConvlensError('E_BAD_INPUT', isDir ? 'no images in class subfolders (expected <dir>/<class>/*.jpg)' : 'no labelled lines', { file: source });
+  if (items.length === 0)
+    throw new ConvlensError('E_BAD_INPUT', isDir ? 'no images in class subfolders (expected <dir>/<class>/*.jpg)' : 'no labelled lines', {
+      file: source,
+    });
   return items;
 }
 
 async function readClassFolders(dir: string): Promise<LabelledItem[]> {
-  const entries = (await readdir(dir, { withFileTypes: true })).filter((d) => d.isDirectory() || d.isSymbolicLink()).map((d) => d.name).sort();
+  const entries = (await readdir(dir, { withFileTypes: true }))
+    .filter((d) => d.isDirectory() || d.isSymbolicLink())
+    .map((d) => d.name)
+    .sort();
   const items: LabelledItem[] = [];
   for (const label of entries) {
     const classDir = join(dir, label);
@@ -64,7 +70,10 @@ function readTsv(file: string): LabelledItem[] {
 export function embeddingCachePath(lens: ConvLens, cacheDir?: string, variant?: ImageVariant): string {
   const s = lens.settings;
   const v = variant ? variantName(variant) : '';
-  const name = [s.model, s.layer, s.resize, v].filter(Boolean).join('-').replace(/[^A-Za-z0-9_.+-]/g, '_');
+  const name = [s.model, s.layer, s.resize, v]
+    .filter(Boolean)
+    .join('-')
+    .replace(/[^A-Za-z0-9_.+-]/g, '_');
   return join(ensureDir(join(resolveCacheDir(cacheDir), 'embeddings')), `${name}.db`);
 }
 
@@ -92,7 +101,11 @@ export async function embedLabelled(
       store,
       lens,
       items.map((it) => it.path),
-      { thumbnailSize: 0, ...(options.variant ? { variant: options.variant } : {}), ...(options.onProgress ? { onProgress: options.onProgress } : {}) },
+      {
+        thumbnailSize: 0,
+        ...(options.variant ? { variant: options.variant } : {}),
+        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      },
     );
     const kept = items.filter((it) => summary.ids.has(it.path));
     const dim = lens.settings.dim;

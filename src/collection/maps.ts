@@ -57,7 +57,11 @@ export async function collectionMap(
     };
   }
   const { ids, matrix: embeddings } = store.embeddings();
-  const result = await project(embeddings, { seed: 42, ...request, ...(options.signal ? { signal: options.signal } : {}) }, options.onProgress);
+  const result = await project(
+    embeddings,
+    { seed: 42, ...request, ...(options.signal ? { signal: options.signal } : {}) },
+    options.onProgress,
+  );
   store.saveProjection(key, {
     method: result.method,
     params: result.params,
@@ -65,5 +69,14 @@ export async function collectionMap(
     coords: result.coords.data,
     info: { seconds: result.seconds, ...(result.kl !== undefined ? { kl: result.kl } : {}) },
   });
-  return { key, method: result.method, params: result.params, ids, coords: result.coords, ...(result.kl !== undefined ? { kl: result.kl } : {}), seconds: result.seconds, cached: false };
+  return {
+    key,
+    method: result.method,
+    params: result.params,
+    ids,
+    coords: result.coords,
+    ...(result.kl !== undefined ? { kl: result.kl } : {}),
+    seconds: result.seconds,
+    cached: false,
+  };
 }

@@ -170,7 +170,10 @@ export async function queryVector(
   }
   const settings = store.settings;
   if (!settings) throw new ConvlensError('E_DB', 'the collection is empty (index a folder first)', { file: store.path });
-  if (settings.variant) throw new ConvlensError('E_DB', `this store holds "${settings.variant}" augmentation views, not a searchable collection`, { file: store.path });
+  if (settings.variant)
+    throw new ConvlensError('E_DB', `this store holds "${settings.variant}" augmentation views, not a searchable collection`, {
+      file: store.path,
+    });
   const lens = await ConvLens.load({ ...lensOptions, model: settings.model, layer: settings.layer, resize: settings.resize as ResizeMode });
   try {
     for await (const { outcome } of lens.process([input])) {

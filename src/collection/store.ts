@@ -215,12 +215,16 @@ export class Store {
     }
     const version = hasMeta ? this.getMeta('schema_version') : null;
     if (version !== null && Number(version) > SCHEMA_VERSION) {
-      throw new ConvlensError('E_DB', `database schema ${version} is newer than this convlens (${SCHEMA_VERSION}); upgrade convlens`, { file: this.path });
+      throw new ConvlensError('E_DB', `database schema ${version} is newer than this convlens (${SCHEMA_VERSION}); upgrade convlens`, {
+        file: this.path,
+      });
     }
     const upgrades = hasMeta ? this.pendingUpgrades() : [];
     if (readonly) {
       if (upgrades.length > 0) {
-        throw new ConvlensError('E_DB', 'database made by an older convlens; run "convlens index" on it once to upgrade it', { file: this.path });
+        throw new ConvlensError('E_DB', 'database made by an older convlens; run "convlens index" on it once to upgrade it', {
+          file: this.path,
+        });
       }
       return;
     }
@@ -263,14 +267,21 @@ export class Store {
   ensureSettings(s: EmbeddingSettings): void {
     const current = this.settings;
     if (!current) {
-      this.setMeta('settings', JSON.stringify({ model: s.model, layer: s.layer, resize: s.resize, dim: s.dim, ...(s.variant ? { variant: s.variant } : {}) }));
+      this.setMeta(
+        'settings',
+        JSON.stringify({ model: s.model, layer: s.layer, resize: s.resize, dim: s.dim, ...(s.variant ? { variant: s.variant } : {}) }),
+      );
       return;
     }
     const diffs = (['model', 'layer', 'resize', 'dim', 'variant'] as const)
       .filter((k) => (current[k] ?? '') !== (s[k] ?? ''))
       .map((k) => `${k} ${current[k] ?? 'none'} (asked: ${s[k] ?? 'none'})`);
     if (diffs.length > 0) {
-      throw new ConvlensError('E_SETTINGS_MISMATCH', `this database holds embeddings made with ${diffs.join(', ')}; use the same settings or another --db`, { file: this.path });
+      throw new ConvlensError(
+        'E_SETTINGS_MISMATCH',
+        `this database holds embeddings made with ${diffs.join(', ')}; use the same settings or another --db`,
+        { file: this.path },
+      );
     }
   }
 
@@ -300,14 +311,41 @@ export class Store {
   /** Incremental-indexing facts for every row under a root, by relative path. */
   fileStates(rootId: number): Map<string, FileState> {
     const rows = this.db
-      .prepare('SELECT id, path, size, mtime_ms, hash, embedding IS NOT NULL AS ok, error_code, error_message FROM images WHERE root_id = ?')
-      .all(rootId) as { id: number; path: string; size: number; mtime_ms: number; hash: string | null; ok: number; error_code: string | null; error_message: string | null }[];
-    return new Map(rows.map((r) => [r.path, { id: r.id, size: r.size, mtimeMs: r.mtime_ms, hash: r.hash, ok: r.ok === 1, errorCode: r.error_code, errorMessage: r.error_message }]));
+      .prepare(
+        'SELECT id, path, size, mtime_ms, hash, embedding IS NOT NULL AS ok, error_code, error_message FROM images WHERE root_id = ?',
+      )
+      .all(rootId) as {
+      id: number;
+      path: string;
+      size: number;
+      mtime_ms: number;
+      hash: string | null;
+      ok: number;
+      error_code: string | null;
+      error_message: string | null;
+    }[];
+    return new Map(
+      rows.map((r) => [
+        r.path,
+        {
+          id: r.id,
+          size: r.size,
+          mtimeMs: r.mtime_ms,
+          hash: r.hash,
+          ok: r.ok === 1,
+          errorCode: r.error_code,
+          errorMessage: r.error_message,
+        },
+      ]),
+    );
   }
 
   /** An embedded row with this content hash (to reuse its results for an identical file). */
   findByHash(hash: string): { id: number } | null {
-    return (this.db.prepare('SELECT id FROM images WHERE hash = ? AND embedding IS NOT NULL LIMIT 1').get(hash) as { id: number } | undefined) ?? null;
+    return (
+      (this.db.prepare('SELECT id FROM images WHERE hash = ? AND embedding IS NOT NULL LIMIT 1').get(hash) as { id: number } | undefined) ??
+      null
+    );
   }
 
   /** Write a batch of results in one transaction (insert or replace by root + path). */
@@ -321,7 +359,9 @@ export class Store {
         zero_fraction = excluded.zero_fraction, error_code = excluded.error_code, error_message = excluded.error_message,
         indexed_at = excluded.indexed_at
       RETURNING id`);
-    const thumb = this.db.prepare('INSERT INTO thumbnails (image_id, data) VALUES (?, ?) ON CONFLICT(image_id) DO UPDATE SET data = excluded.data');
+    const thumb = this.db.prepare(
+      'INSERT INTO thumbnails (image_id, data) VALUES (?, ?) ON CONFLICT(image_id) DO UPDATE SET data = excluded.data',
+    );
     const dropThumb = this.db.prepare('DELETE FROM thumbnails WHERE image_id = ?');
     const now = Date.now();
     this.db.transaction(() => {
@@ -352,8 +392,20 @@ export class Store {
   /** Copy another row's results (same content, another path) into a record. */
   resultsOf(id: number): Pick<ImageRecord, 'width' | 'height' | 'format' | 'top5' | 'embedding' | 'zeroFraction' | 'thumbnail'> | null {
     const r = this.db
-      .prepare('SELECT i.width, i.height, i.format, i.top5, i.embedding, i.zero_fraction, t.data AS thumb FROM images i LEFT JOIN thumbnails t ON t.image_id = i.id WHERE i.id = ?')
-      .get(id) as { width: number; height: number; format: string; top5: string; embedding: Buffer | null; zero_fraction: number; thumb: Buffer | null } | undefined;
+      .prepare(
+        'SELECT i.width, i.height, i.format, i.top5, i.embedding, i.zero_fraction, t.data AS thumb FROM images i LEFT JOIN thumbnails t ON t.image_id = i.id WHERE i.id = ?',
+      )
+      .get(id) as
+      | {
+          width: number;
+          height: number;
+          format: string;
+          top5: string;
+          embedding: Buffer | null;
+          zero_fraction: number;
+          thumb: Buffer | null;
+        }
+      | undefined;
     if (!r || !r.embedding) return null;
     return {
       width: r.width,
@@ -382,13 +434,16 @@ export class Store {
   }
 
   count(): { images: number; embedded: number; failed: number } {
-    return this.db
-      .prepare('SELECT count(*) AS images, count(embedding) AS embedded, count(error_code) AS failed FROM images')
-      .get() as { images: number; embedded: number; failed: number };
+    return this.db.prepare('SELECT count(*) AS images, count(embedding) AS embedded, count(error_code) AS failed FROM images').get() as {
+      images: number;
+      embedded: number;
+      failed: number;
+    };
   }
 
   image(id: number): ImageRow | null {
-    const r = this.db.prepare(`SELECT ${IMAGE_COLUMNS} FROM images i JOIN roots r ON r.id = i.root_id WHERE i.id = ?`).get(id) as RawImageRow | undefined;
+    const r = this.db.prepare(`SELECT ${IMAGE_COLUMNS} FROM images i JOIN roots r ON r.id = i.root_id WHERE i.id = ?`).get(id) as
+      RawImageRow | undefined;
     return r ? toImageRow(r) : null;
   }
 
@@ -425,9 +480,15 @@ export class Store {
     const m = matrix(embedded, dim);
     const bytes = Buffer.from(m.data.buffer);
     let i = 0;
-    for (const r of this.db.prepare('SELECT id, embedding FROM images WHERE embedding IS NOT NULL ORDER BY id').iterate() as Iterable<{ id: number; embedding: Buffer }>) {
+    for (const r of this.db.prepare('SELECT id, embedding FROM images WHERE embedding IS NOT NULL ORDER BY id').iterate() as Iterable<{
+      id: number;
+      embedding: Buffer;
+    }>) {
       if (i >= embedded) break; // rows added since count(): picked up next time
-      if (r.embedding.length !== dim * 4) throw new ConvlensError('E_DB', `image ${r.id}: embedding of ${r.embedding.length / 4} values, expected ${dim}`, { file: this.path });
+      if (r.embedding.length !== dim * 4)
+        throw new ConvlensError('E_DB', `image ${r.id}: embedding of ${r.embedding.length / 4} values, expected ${dim}`, {
+          file: this.path,
+        });
       ids[i] = r.id;
       bytes.set(r.embedding, i * dim * 4);
       i++;
@@ -438,7 +499,9 @@ export class Store {
   /** Changes whenever embedded rows are added, replaced or removed (to tell cached indexes are stale). */
   embeddingsVersion(): string {
     const r = this.db
-      .prepare('SELECT count(*) AS n, coalesce(max(id), 0) AS maxId, coalesce(total(id), 0) AS sumId, coalesce(max(indexed_at), 0) AS t FROM images WHERE embedding IS NOT NULL')
+      .prepare(
+        'SELECT count(*) AS n, coalesce(max(id), 0) AS maxId, coalesce(total(id), 0) AS sumId, coalesce(max(indexed_at), 0) AS t FROM images WHERE embedding IS NOT NULL',
+      )
       .get() as { n: number; maxId: number; sumId: number; t: number };
     return `${r.n}:${r.maxId}:${r.sumId}:${r.t}`;
   }
@@ -457,13 +520,17 @@ export class Store {
   }
 
   zeroFractions(): Float64Array {
-    const rows = this.db.prepare('SELECT zero_fraction AS z FROM images WHERE zero_fraction IS NOT NULL ORDER BY id').all() as { z: number }[];
+    const rows = this.db.prepare('SELECT zero_fraction AS z FROM images WHERE zero_fraction IS NOT NULL ORDER BY id').all() as {
+      z: number;
+    }[];
     return Float64Array.from(rows, (r) => r.z);
   }
 
   /** Attach a label to images (replacing theirs); `null` removes it. Returns rows changed. */
   setLabels(ids: number[], label: string | null): number {
-    const set = this.db.prepare('INSERT INTO labels (image_id, label, updated_at) VALUES (?, ?, ?) ON CONFLICT(image_id) DO UPDATE SET label = excluded.label, updated_at = excluded.updated_at');
+    const set = this.db.prepare(
+      'INSERT INTO labels (image_id, label, updated_at) VALUES (?, ?, ?) ON CONFLICT(image_id) DO UPDATE SET label = excluded.label, updated_at = excluded.updated_at',
+    );
     const del = this.db.prepare('DELETE FROM labels WHERE image_id = ?');
     const exists = this.db.prepare('SELECT 1 FROM images WHERE id = ?');
     const now = Date.now();
@@ -485,33 +552,64 @@ export class Store {
 
   /** Label -> count, most frequent first. */
   labelCounts(): { label: string; count: number }[] {
-    return this.db.prepare('SELECT label, count(*) AS count FROM labels GROUP BY label ORDER BY count DESC, label').all() as { label: string; count: number }[];
+    return this.db.prepare('SELECT label, count(*) AS count FROM labels GROUP BY label ORDER BY count DESC, label').all() as {
+      label: string;
+      count: number;
+    }[];
   }
 
   /** A cached 2-D map by key (see collection/maps.ts). */
-  projection(key: string): { method: string; params: Record<string, unknown>; createdAt: number; ids: Int32Array; coords: Float32Array; info: Record<string, unknown> } | null {
+  projection(
+    key: string,
+  ): {
+    method: string;
+    params: Record<string, unknown>;
+    createdAt: number;
+    ids: Int32Array;
+    coords: Float32Array;
+    info: Record<string, unknown>;
+  } | null {
     const r = this.db.prepare('SELECT method, params, created_at, ids, coords, info FROM projections WHERE key = ?').get(key) as
-      | { method: string; params: string; created_at: number; ids: Buffer; coords: Buffer; info: string | null }
-      | undefined;
+      { method: string; params: string; created_at: number; ids: Buffer; coords: Buffer; info: string | null } | undefined;
     if (!r) return null;
     const ids = new Int32Array(r.ids.length / 4);
     Buffer.from(ids.buffer).set(r.ids);
-    return { method: r.method, params: JSON.parse(r.params), createdAt: r.created_at, ids, coords: blobToFloat32(r.coords), info: r.info ? JSON.parse(r.info) : {} };
+    return {
+      method: r.method,
+      params: JSON.parse(r.params),
+      createdAt: r.created_at,
+      ids,
+      coords: blobToFloat32(r.coords),
+      info: r.info ? JSON.parse(r.info) : {},
+    };
   }
 
-  saveProjection(key: string, p: { method: string; params: Record<string, unknown>; ids: Int32Array; coords: Float32Array; info?: Record<string, unknown> }): void {
+  saveProjection(
+    key: string,
+    p: { method: string; params: Record<string, unknown>; ids: Int32Array; coords: Float32Array; info?: Record<string, unknown> },
+  ): void {
     this.db
       .prepare(
         `INSERT INTO projections (key, method, params, created_at, ids, coords, info) VALUES (?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT(key) DO UPDATE SET method = excluded.method, params = excluded.params, created_at = excluded.created_at,
            ids = excluded.ids, coords = excluded.coords, info = excluded.info`,
       )
-      .run(key, p.method, JSON.stringify(p.params), Date.now(), Buffer.from(p.ids.buffer, p.ids.byteOffset, p.ids.byteLength), float32ToBlob(p.coords), JSON.stringify(p.info ?? {}));
+      .run(
+        key,
+        p.method,
+        JSON.stringify(p.params),
+        Date.now(),
+        Buffer.from(p.ids.buffer, p.ids.byteOffset, p.ids.byteLength),
+        float32ToBlob(p.coords),
+        JSON.stringify(p.info ?? {}),
+      );
   }
 
   /** Cached maps, newest first (without their coordinates). */
   projections(): { key: string; method: string; params: Record<string, unknown>; createdAt: number; count: number }[] {
-    const rows = this.db.prepare('SELECT key, method, params, created_at, length(ids) / 4 AS count FROM projections ORDER BY created_at DESC').all() as {
+    const rows = this.db
+      .prepare('SELECT key, method, params, created_at, length(ids) / 4 AS count FROM projections ORDER BY created_at DESC')
+      .all() as {
       key: string;
       method: string;
       params: string;

@@ -37,7 +37,11 @@ export function decodeNpy(buf: Buffer, name = 'npy'): Matrix {
   if (descr !== '<f4' || fortran !== 'False' || shape === undefined) {
     throw new ConvlensError('E_BAD_INPUT', `${name}: only little-endian float32 C-order .npy is supported (got ${descr})`, { file: name });
   }
-  const dims = shape.split(',').map((s) => s.trim()).filter((s) => s.length > 0).map(Number);
+  const dims = shape
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0)
+    .map(Number);
   const rows = dims[0] ?? 1;
   const cols = dims.slice(1).reduce((a, b) => a * b, 1);
   const offset = start + headerLen;

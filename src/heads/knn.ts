@@ -50,7 +50,15 @@ export class KnnHead extends BaseHead {
   private readonly trainSq: Float64Array;
   private readonly fit: Record<string, unknown>;
 
-  constructor(args: { classes: readonly string[]; k: number; metric: KnnMetric; scaling: Scaling; train: Matrix; y: Int32Array; fit: Record<string, unknown> }) {
+  constructor(args: {
+    classes: readonly string[];
+    k: number;
+    metric: KnnMetric;
+    scaling: Scaling;
+    train: Matrix;
+    y: Int32Array;
+    fit: Record<string, unknown>;
+  }) {
     super();
     this.classes = [...args.classes];
     this.dim = args.train.cols;
@@ -105,15 +113,19 @@ export class KnnHead extends BaseHead {
 
   static fromState(s: HeadState): KnnHead {
     const { k, metric, scaling } = s.config as { k?: unknown; metric?: unknown; scaling?: unknown };
-    if (!Number.isInteger(k) || (k as number) < 1) throw new ConvlensError('E_BAD_INPUT', `knn head: k must be a positive integer, got ${JSON.stringify(k)}`);
-    if (!KNN_METRICS.includes(metric as KnnMetric)) throw new ConvlensError('E_BAD_INPUT', `knn head: unknown metric ${JSON.stringify(metric)}`);
+    if (!Number.isInteger(k) || (k as number) < 1)
+      throw new ConvlensError('E_BAD_INPUT', `knn head: k must be a positive integer, got ${JSON.stringify(k)}`);
+    if (!KNN_METRICS.includes(metric as KnnMetric))
+      throw new ConvlensError('E_BAD_INPUT', `knn head: unknown metric ${JSON.stringify(metric)}`);
     const train = s.arrays['train'];
     const labels = s.arrays['labels'];
     if (!train || train.cols !== s.dim || train.rows === 0) throw new ConvlensError('E_BAD_INPUT', `knn head: 'train' must be N×${s.dim}`);
-    if (!labels || labels.rows * labels.cols !== train.rows) throw new ConvlensError('E_BAD_INPUT', `knn head: 'labels' must have ${train.rows} values`);
+    if (!labels || labels.rows * labels.cols !== train.rows)
+      throw new ConvlensError('E_BAD_INPUT', `knn head: 'labels' must have ${train.rows} values`);
     const y = Int32Array.from(labels.data);
     y.forEach((v, i) => {
-      if (v < 0 || v >= s.classes.length || v !== labels.data[i]) throw new ConvlensError('E_BAD_INPUT', `knn head: label ${labels.data[i]} of row ${i} is not a class index`);
+      if (v < 0 || v >= s.classes.length || v !== labels.data[i])
+        throw new ConvlensError('E_BAD_INPUT', `knn head: label ${labels.data[i]} of row ${i} is not a class index`);
     });
     return new KnnHead({
       classes: s.classes,
@@ -187,7 +199,10 @@ export function trainKnn(x: Matrix, labels: readonly string[], options: KnnOptio
     const ks = k !== undefined ? [k] : [...new Set(options.kGrid ?? DEFAULT_K_GRID)].filter((v) => v <= minTrain).sort((a, b) => a - b);
     if (ks.length === 0) ks.push(1);
     const scores = crossValidate(xs, y, classes.length, folds, metrics, ks, options);
-    const best = bestCandidate(scores.map((s) => s.score), scores[0]!.queries);
+    const best = bestCandidate(
+      scores.map((s) => s.score),
+      scores[0]!.queries,
+    );
     k = scores[best]!.k;
     metric = scores[best]!.metric;
     fit['cv'] = {
@@ -216,7 +231,15 @@ interface KnnCandidate {
  * Score every (metric, k) on the folds. One dot-product pass per fold serves all candidates:
  * cosine and Euclidean distances both follow from the dots and the row norms.
  */
-function crossValidate(x: Matrix, y: Int32Array, c: number, folds: number[][], metrics: KnnMetric[], ks: number[], options: KnnOptions): KnnCandidate[] {
+function crossValidate(
+  x: Matrix,
+  y: Int32Array,
+  c: number,
+  folds: number[][],
+  metrics: KnnMetric[],
+  ks: number[],
+  options: KnnOptions,
+): KnnCandidate[] {
   const { rows: n, cols: d } = x;
   const sq = rowSquaredNorms(x.data, n, d);
   const maxQ = options.cvMaxRows ?? 1000;
@@ -227,7 +250,13 @@ function crossValidate(x: Matrix, y: Int32Array, c: number, folds: number[][], m
   for (const fold of folds) {
     // a seeded subsample of each validation fold when the data are large; folds are stratified,
     // so a uniform sample of a fold stays close to stratified
-    const val = fold.length * folds.length > maxQ ? rng.shuffle([...fold]).slice(0, Math.max(1, Math.floor(maxQ / folds.length))).sort((a, b) => a - b) : fold;
+    const val =
+      fold.length * folds.length > maxQ
+        ? rng
+            .shuffle([...fold])
+            .slice(0, Math.max(1, Math.floor(maxQ / folds.length)))
+            .sort((a, b) => a - b)
+        : fold;
     const inFold = new Uint8Array(n);
     for (const i of fold) inFold[i] = 1;
     const tr: number[] = [];
@@ -252,7 +281,8 @@ function crossValidate(x: Matrix, y: Int32Array, c: number, folds: number[][], m
         for (const metric of metrics) {
           for (let j = 0; j < tr.length; j++) {
             const dot = dots[r * tr.length + j]!;
-            row[j] = metric === 'cosine' ? 1 - dot / Math.sqrt(sq[qi]! * trSq[j]! || 1) : Math.sqrt(Math.max(0, sq[qi]! + trSq[j]! - 2 * dot));
+            row[j] =
+              metric === 'cosine' ? 1 - dot / Math.sqrt(sq[qi]! * trSq[j]! || 1) : Math.sqrt(Math.max(0, sq[qi]! + trSq[j]! - 2 * dot));
           }
           nearest(row, kk, nbr, dist);
           for (const k of ks) {

@@ -15,7 +15,10 @@ export function accumulateTN(r: Float64Array, a: Float32Array, n: number, d: num
     const len = lens ? lens[i]! : d;
     let j = 0;
     for (; j + 4 <= m; j += 4) {
-      const r0 = r[ri + j]!, r1 = r[ri + j + 1]!, r2 = r[ri + j + 2]!, r3 = r[ri + j + 3]!;
+      const r0 = r[ri + j]!,
+        r1 = r[ri + j + 1]!,
+        r2 = r[ri + j + 2]!,
+        r3 = r[ri + j + 3]!;
       if (r0 === 0 && r1 === 0 && r2 === 0 && r3 === 0) continue;
       const g0 = j * d;
       const g1 = g0 + d;
@@ -59,20 +62,43 @@ export function crossDots(a: Float32Array, n: number, b: Float32Array, m: number
       const w1 = w0 + d;
       const w2 = w1 + d;
       const w3 = w2 + d;
-      let s0 = 0, s1 = 0, s2 = 0, s3 = 0, t0 = 0, t1 = 0, t2 = 0, t3 = 0;
+      let s0 = 0,
+        s1 = 0,
+        s2 = 0,
+        s3 = 0,
+        t0 = 0,
+        t1 = 0,
+        t2 = 0,
+        t3 = 0;
       for (let k = 0; k < len; k++) {
         const x = a[o + k]!;
         const y = a[p + k]!;
-        const b0 = b[w0 + k]!, b1 = b[w1 + k]!, b2 = b[w2 + k]!, b3 = b[w3 + k]!;
-        s0 += x * b0; s1 += x * b1; s2 += x * b2; s3 += x * b3;
-        t0 += y * b0; t1 += y * b1; t2 += y * b2; t3 += y * b3;
+        const b0 = b[w0 + k]!,
+          b1 = b[w1 + k]!,
+          b2 = b[w2 + k]!,
+          b3 = b[w3 + k]!;
+        s0 += x * b0;
+        s1 += x * b1;
+        s2 += x * b2;
+        s3 += x * b3;
+        t0 += y * b0;
+        t1 += y * b1;
+        t2 += y * b2;
+        t3 += y * b3;
       }
-      out[ro + j] = s0; out[ro + j + 1] = s1; out[ro + j + 2] = s2; out[ro + j + 3] = s3;
-      out[rp + j] = t0; out[rp + j + 1] = t1; out[rp + j + 2] = t2; out[rp + j + 3] = t3;
+      out[ro + j] = s0;
+      out[ro + j + 1] = s1;
+      out[ro + j + 2] = s2;
+      out[ro + j + 3] = s3;
+      out[rp + j] = t0;
+      out[rp + j + 1] = t1;
+      out[rp + j + 2] = t2;
+      out[rp + j + 3] = t3;
     }
     for (; j < m; j++) {
       const w0 = j * d;
-      let s0 = 0, t0 = 0;
+      let s0 = 0,
+        t0 = 0;
       for (let k = 0; k < len; k++) {
         const bv = b[w0 + k]!;
         s0 += a[o + k]! * bv;

@@ -114,7 +114,10 @@ export interface LinearLoss {
   /** Score out-of-fold logits (rows × C) of one λ; `extra` is kept with the candidate. */
   score(z: Float64Array, y: Int32Array, c: number): CvScore & { extra?: Record<string, number> };
   /** Final config entries from the chosen candidate's `extra` (and the fitted model). */
-  finish(args: { extra: Record<string, number> | undefined; full: Problem; theta: Float64Array; c: number }): { scale: number; config: Record<string, unknown> };
+  finish(args: { extra: Record<string, number> | undefined; full: Problem; theta: Float64Array; c: number }): {
+    scale: number;
+    config: Record<string, unknown>;
+  };
 }
 
 /** Logits (rows × C) of θ = [W (C×d), b (C)] on problem rows. */
@@ -181,7 +184,8 @@ export function trainLinear(loss: LinearLoss, x: Matrix, labels: readonly string
   const fit = (p: Problem, pr: { center?: Float64Array }, lambda: number, start: Float64Array, gradientTolerance = 1e-5) =>
     lbfgs(linearObjective(p, c, { lambda, center: pr.center }, loss.rowLoss), start, { maxIterations, gradientTolerance });
 
-  const grid = options.l2 !== undefined ? [options.l2] : [...(options.l2Grid ?? DEFAULT_L2_GRID)].sort((a, b) => b - a).map((r) => r * meanSq);
+  const grid =
+    options.l2 !== undefined ? [options.l2] : [...(options.l2Grid ?? DEFAULT_L2_GRID)].sort((a, b) => b - a).map((r) => r * meanSq);
   const info: Record<string, unknown> = {};
   let lambda = grid.length === 1 ? grid[0]! : 1e-3 * meanSq;
   let extra: Record<string, number> | undefined;

@@ -67,7 +67,8 @@ export function evaluate(yTrue: readonly string[], yPred: readonly string[], cla
     return { label, precision, recall, f1, support };
   });
   const present = perClass.filter((m, k) => m.support > 0 || cm.some((r) => r[k]! > 0));
-  const mean = (f: (m: ClassMetrics) => number): number => (present.length > 0 ? present.reduce((a, m) => a + f(m), 0) / present.length : 0);
+  const mean = (f: (m: ClassMetrics) => number): number =>
+    present.length > 0 ? present.reduce((a, m) => a + f(m), 0) / present.length : 0;
   const wmean = (f: (m: ClassMetrics) => number): number => (n > 0 ? perClass.reduce((a, m) => a + f(m) * m.support, 0) / n : 0);
   return {
     n,
@@ -81,7 +82,11 @@ export function evaluate(yTrue: readonly string[], yPred: readonly string[], cla
 
 /** Predict with a head and evaluate against true labels, in the head's class order. */
 export function evaluateHead(head: Head, x: Matrix, labels: readonly string[]): EvaluationReport {
-  return evaluate(labels, head.predict(x).map((p) => p.label), head.classes);
+  return evaluate(
+    labels,
+    head.predict(x).map((p) => p.label),
+    head.classes,
+  );
 }
 
 /** The report as text: scikit-learn's classification_report table, then the confusion matrix. */
@@ -89,13 +94,19 @@ export function formatReport(r: EvaluationReport, digits = 2): string {
   const width = Math.max('weighted avg'.length, ...r.classes.map((m) => m.label.length));
   const num = (v: number): string => v.toFixed(digits).padStart(9);
   const lines: string[] = [];
-  lines.push(`${''.padStart(width)}  ${'precision'.padStart(9)} ${'recall'.padStart(9)} ${'f1-score'.padStart(9)} ${'support'.padStart(9)}`, '');
+  lines.push(
+    `${''.padStart(width)}  ${'precision'.padStart(9)} ${'recall'.padStart(9)} ${'f1-score'.padStart(9)} ${'support'.padStart(9)}`,
+    '',
+  );
   for (const m of r.classes) {
     lines.push(`${m.label.padStart(width)}  ${num(m.precision)} ${num(m.recall)} ${num(m.f1)} ${String(m.support).padStart(9)}`);
   }
   lines.push('');
   lines.push(`${'accuracy'.padStart(width)}  ${''.padStart(9)} ${''.padStart(9)} ${num(r.accuracy)} ${String(r.n).padStart(9)}`);
-  for (const [name, a] of [['macro avg', r.macro], ['weighted avg', r.weighted]] as const) {
+  for (const [name, a] of [
+    ['macro avg', r.macro],
+    ['weighted avg', r.weighted],
+  ] as const) {
     lines.push(`${name.padStart(width)}  ${num(a.precision)} ${num(a.recall)} ${num(a.f1)} ${String(r.n).padStart(9)}`);
   }
   lines.push('', 'confusion matrix (rows: true, columns: predicted)');

@@ -57,7 +57,8 @@ export function loadHead(json: HeadJSON): Head {
   if (typeof json !== 'object' || json === null) throw new ConvlensError('E_BAD_INPUT', 'head JSON: not an object');
   const arrays: Record<string, Matrix> = {};
   for (const [name, a] of Object.entries(json.arrays ?? {})) {
-    if (!isShape(a?.shape) || typeof a.base64 !== 'string') throw new ConvlensError('E_BAD_INPUT', `head JSON: array '${name}' needs a [rows, cols] shape and base64 data`);
+    if (!isShape(a?.shape) || typeof a.base64 !== 'string')
+      throw new ConvlensError('E_BAD_INPUT', `head JSON: array '${name}' needs a [rows, cols] shape and base64 data`);
     arrays[name] = decodeJSONArray(name, a);
   }
   return headFromState({ ...json, arrays });
@@ -114,7 +115,8 @@ export function loadModelDir(path: string): LoadedModel {
   } catch (e) {
     throw bad(`not valid JSON (${(e as Error).message})`);
   }
-  if (typeof doc !== 'object' || doc === null || doc['format'] !== MODEL_FORMAT) throw bad(`not a convlens model description (format is not '${MODEL_FORMAT}')`);
+  if (typeof doc !== 'object' || doc === null || doc['format'] !== MODEL_FORMAT)
+    throw bad(`not a convlens model description (format is not '${MODEL_FORMAT}')`);
   const version = doc['formatVersion'];
   if (!Number.isInteger(version) || (version as number) < 1) throw bad(`bad formatVersion ${JSON.stringify(version)}`);
   if ((version as number) > MODEL_FORMAT_VERSION) {
@@ -124,12 +126,14 @@ export function loadModelDir(path: string): LoadedModel {
   checkBackbone(backbone, jsonPath);
   const h = doc['head'] as Record<string, unknown> | undefined;
   if (typeof h !== 'object' || h === null) throw bad('no head description');
-  if (!HEAD_TYPES.includes(h['type'] as HeadType)) throw bad(`unknown head type ${JSON.stringify(h['type'])} (known: ${HEAD_TYPES.join(', ')})`);
+  if (!HEAD_TYPES.includes(h['type'] as HeadType))
+    throw bad(`unknown head type ${JSON.stringify(h['type'])} (known: ${HEAD_TYPES.join(', ')})`);
   const arrays: Record<string, Matrix> = {};
   for (const [name, a] of Object.entries((h['arrays'] ?? {}) as Record<string, { file?: unknown; shape?: unknown }>)) {
     const file = a?.file;
     // array files live in the model directory itself: refuse paths that would leave it
-    if (typeof file !== 'string' || basename(file) !== file || !file.endsWith('.npy')) throw bad(`array '${name}': bad file name ${JSON.stringify(file)}`);
+    if (typeof file !== 'string' || basename(file) !== file || !file.endsWith('.npy'))
+      throw bad(`array '${name}': bad file name ${JSON.stringify(file)}`);
     const npyPath = join(dir, file);
     if (!existsSync(npyPath)) throw bad(`missing (array '${name}' of the ${String(h['type'])} head)`, npyPath);
     const m = readNpy(npyPath);
@@ -175,14 +179,26 @@ function previousArrayFiles(jsonPath: string): string[] {
 }
 
 function checkBackbone(b: BackboneInfo | undefined, file: string): void {
-  const ok = typeof b === 'object' && b !== null && typeof b.model === 'string' && typeof b.layer === 'string' && typeof b.resize === 'string' && Number.isInteger(b.dim) && b.dim > 0;
+  const ok =
+    typeof b === 'object' &&
+    b !== null &&
+    typeof b.model === 'string' &&
+    typeof b.layer === 'string' &&
+    typeof b.resize === 'string' &&
+    Number.isInteger(b.dim) &&
+    b.dim > 0;
   if (!ok) throw new ConvlensError('E_BAD_INPUT', `${file}: backbone must be {model, layer, resize, dim}`, { file });
 }
 
 function checkStateShape(s: HeadState): void {
   if (!HEAD_TYPES.includes(s.type)) throw new ConvlensError('E_BAD_INPUT', `unknown head type ${JSON.stringify(s.type)}`);
   const classes = s.classes as unknown;
-  if (!Array.isArray(classes) || classes.length < 2 || !classes.every((c) => typeof c === 'string') || new Set(classes).size !== classes.length) {
+  if (
+    !Array.isArray(classes) ||
+    classes.length < 2 ||
+    !classes.every((c) => typeof c === 'string') ||
+    new Set(classes).size !== classes.length
+  ) {
     throw new ConvlensError('E_BAD_INPUT', 'classes must be at least 2 distinct strings');
   }
   if (!Number.isInteger(s.dim) || s.dim < 1) throw new ConvlensError('E_BAD_INPUT', `bad embedding dim ${JSON.stringify(s.dim)}`);

@@ -11,14 +11,7 @@
 import { ConvlensError, matrix, type Matrix } from '../core/index.js';
 
 export type ScalingKind =
-  | 'none'
-  | 'sqrt'
-  | 'l2'
-  | 'standardize'
-  | 'sqrt+l2'
-  | 'sqrt+standardize'
-  | 'l2+standardize'
-  | 'sqrt+l2+standardize';
+  'none' | 'sqrt' | 'l2' | 'standardize' | 'sqrt+l2' | 'sqrt+standardize' | 'l2+standardize' | 'sqrt+l2+standardize';
 export const SCALING_KINDS: readonly ScalingKind[] = [
   'none',
   'sqrt',
@@ -79,7 +72,12 @@ export function fitScaling(x: Matrix, kind: ScalingKind): Scaling {
 /** The per-row steps (sqrt, l2) of a kind; the input itself when there are none. */
 function rowSteps(x: Matrix, kind: ScalingKind): Matrix {
   let m = x;
-  if (usesSqrt(kind)) m = matrix(x.rows, x.cols, x.data.map((v) => Math.sign(v) * Math.sqrt(Math.abs(v))));
+  if (usesSqrt(kind))
+    m = matrix(
+      x.rows,
+      x.cols,
+      x.data.map((v) => Math.sign(v) * Math.sqrt(Math.abs(v))),
+    );
   if (usesL2(kind)) m = l2Rows(m);
   return m;
 }

@@ -9,7 +9,15 @@ import { type Matrix } from '../core/index.js';
 import { accuracyOf, fitTemperature, logLoss, softmaxAt } from './cv.js';
 import { type Objective } from './lbfgs.js';
 import { type LinearHead } from './linear.js';
-import { linearObjective, problemLogits, trainLinear, type LinearLoss, type LinearOptions, type Penalty, type RowLoss } from './linear-train.js';
+import {
+  linearObjective,
+  problemLogits,
+  trainLinear,
+  type LinearLoss,
+  type LinearOptions,
+  type Penalty,
+  type RowLoss,
+} from './linear-train.js';
 import { type Problem } from './reduce.js';
 import { type ScalingKind } from './scaling.js';
 

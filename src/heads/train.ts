@@ -7,10 +7,7 @@ import { trainSoftmax, type SoftmaxOptions } from './softmax.js';
 import { trainSvm, type SvmOptions } from './svm.js';
 import type { Head, HeadType } from './types.js';
 
-export type TrainHeadOptions =
-  | ({ type: 'softmax' } & SoftmaxOptions)
-  | ({ type: 'knn' } & KnnOptions)
-  | ({ type: 'svm' } & SvmOptions);
+export type TrainHeadOptions = ({ type: 'softmax' } & SoftmaxOptions) | ({ type: 'knn' } & KnnOptions) | ({ type: 'svm' } & SvmOptions);
 
 export function trainHead(x: Matrix, labels: readonly string[], options: TrainHeadOptions): Head {
   switch (options.type) {
@@ -24,4 +21,3 @@ export function trainHead(x: Matrix, labels: readonly string[], options: TrainHe
       throw new ConvlensError('E_USAGE', `unknown head type '${(options as { type: string }).type}' (known: softmax, knn, svm)`);
   }
 }
-

@@ -80,7 +80,10 @@ export abstract class BaseHead implements Head {
     const s = this.state();
     const arrays: HeadJSON['arrays'] = {};
     for (const [name, m] of Object.entries(s.arrays)) {
-      arrays[name] = { shape: [m.rows, m.cols], base64: Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength).toString('base64') };
+      arrays[name] = {
+        shape: [m.rows, m.cols],
+        base64: Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength).toString('base64'),
+      };
     }
     return { type: s.type, classes: s.classes, dim: s.dim, config: s.config, fit: s.fit, arrays };
   }

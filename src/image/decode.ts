@@ -66,7 +66,9 @@ export interface LoadedImage {
 }
 
 export function isRawImage(x: unknown): x is RawImage {
-  return typeof x === 'object' && x !== null && !(x instanceof Uint8Array) && 'data' in x && 'width' in x && 'height' in x && 'channels' in x;
+  return (
+    typeof x === 'object' && x !== null && !(x instanceof Uint8Array) && 'data' in x && 'width' in x && 'height' in x && 'channels' in x
+  );
 }
 
 /** A short name for an input in messages: the path, or a description of the bytes. */
@@ -117,10 +119,18 @@ export function looksTruncated(bytes: Buffer, format: string | undefined): boole
 function decodeError(e: unknown, file: string, bytes?: Buffer, format?: string): ConvlensError {
   const msg = e instanceof Error ? e.message : String(e);
   const m = msg.toLowerCase();
-  if (bytes && looksTruncated(bytes, format)) return new ConvlensError('E_TRUNCATED', `${format} data ends early (file cut off)`, { file, cause: e });
-  if (m.includes('unsupported image format')) return new ConvlensError('E_NOT_IMAGE', 'not an image (unrecognised format)', { file, cause: e });
+  if (bytes && looksTruncated(bytes, format))
+    return new ConvlensError('E_TRUNCATED', `${format} data ends early (file cut off)`, { file, cause: e });
+  if (m.includes('unsupported image format'))
+    return new ConvlensError('E_NOT_IMAGE', 'not an image (unrecognised format)', { file, cause: e });
   if (m.includes('pixel limit')) return new ConvlensError('E_TOO_LARGE', 'image has more pixels than the limit', { file, cause: e });
-  if (m.includes('premature end') || m.includes('truncated') || m.includes('unexpected end') || m.includes('read error') || m.includes('out of data')) {
+  if (
+    m.includes('premature end') ||
+    m.includes('truncated') ||
+    m.includes('unexpected end') ||
+    m.includes('read error') ||
+    m.includes('out of data')
+  ) {
     return new ConvlensError('E_TRUNCATED', `image data ends early (${firstLine(msg)})`, { file, cause: e });
   }
   return new ConvlensError('E_CORRUPT', `cannot decode image (${firstLine(msg)})`, { file, cause: e });
@@ -136,7 +146,8 @@ function sharpFor(input: Buffer | RawImage, maxPixels: number): Sharp {
     if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1 || data.length !== width * height * channels) {
       throw new ConvlensError('E_BAD_PIXELS', `raw pixels: ${data.length} bytes do not match ${width}×${height}×${channels}`);
     }
-    if (width * height > maxPixels) throw new ConvlensError('E_TOO_LARGE', `raw image ${width}×${height} exceeds the ${maxPixels}-pixel limit`);
+    if (width * height > maxPixels)
+      throw new ConvlensError('E_TOO_LARGE', `raw image ${width}×${height} exceeds the ${maxPixels}-pixel limit`);
     return sharp(Buffer.from(data.buffer, data.byteOffset, data.byteLength), { raw: { width, height, channels } });
   }
   // failOn 'truncated': refuse cut-off files but accept the minor warnings common in real JPEGs
@@ -147,7 +158,9 @@ function sharpFor(input: Buffer | RawImage, maxPixels: number): Sharp {
 async function rawRgb(pipeline: Sharp, width: number, height: number, name: string): Promise<Uint8Array> {
   const { data, info } = await pipeline.toColourspace('srgb').removeAlpha().raw().toBuffer({ resolveWithObject: true });
   if (info.channels !== 3 || info.width !== width || info.height !== height) {
-    throw new ConvlensError('E_CORRUPT', `decoder returned ${info.width}×${info.height}×${info.channels} (expected ${width}×${height}×3)`, { file: name });
+    throw new ConvlensError('E_CORRUPT', `decoder returned ${info.width}×${info.height}×${info.channels} (expected ${width}×${height}×3)`, {
+      file: name,
+    });
   }
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
@@ -202,7 +215,11 @@ export async function loadImage(input: ImageInput, options: LoadOptions = {}): P
     if ((meta.orientation ?? 1) >= 5) [width, height] = [height, width];
     if (width < 1 || height < 1) throw new ConvlensError('E_CORRUPT', 'image has no pixels', { file: name });
     if (width * height > maxPixels) {
-      throw new ConvlensError('E_TOO_LARGE', `${width}×${height} exceeds the ${maxPixels}-pixel limit (set maxPixels / --max-pixels to allow it)`, { file: name });
+      throw new ConvlensError(
+        'E_TOO_LARGE',
+        `${width}×${height} exceeds the ${maxPixels}-pixel limit (set maxPixels / --max-pixels to allow it)`,
+        { file: name },
+      );
     }
 
     const oriented = base.clone().autoOrient();
@@ -220,7 +237,10 @@ export async function loadImage(input: ImageInput, options: LoadOptions = {}): P
     if (resize === 'squash' && !corner) {
       let pipeline = oriented.clone();
       if (width !== size || height !== size) pipeline = pipeline.resize(size, size, { fit: 'fill' });
-      [rgb, thumbnail] = await Promise.all([rawRgb(pipeline, size, size, name), options.thumbnail ? thumbnailOf(oriented.clone()) : undefined]);
+      [rgb, thumbnail] = await Promise.all([
+        rawRgb(pipeline, size, size, name),
+        options.thumbnail ? thumbnailOf(oriented.clone()) : undefined,
+      ]);
     } else {
       // resize to size·256/224 (shorter side for crop, both sides for squash), then take the
       // centre or a corner size×size; resize before extract (a second resize() would replace the first)
@@ -238,7 +258,10 @@ export async function loadImage(input: ImageInput, options: LoadOptions = {}): P
         thumbnail = await thumbnailOf(sharp(resized, { raw: { width: w, height: h, channels: 3 } }));
       } else {
         const pipeline = oriented.clone().resize(w, h, { fit: 'fill' }).extract({ left, top, width: size, height: size });
-        [rgb, thumbnail] = await Promise.all([rawRgb(pipeline, size, size, name), options.thumbnail ? thumbnailOf(oriented.clone()) : undefined]);
+        [rgb, thumbnail] = await Promise.all([
+          rawRgb(pipeline, size, size, name),
+          options.thumbnail ? thumbnailOf(oriented.clone()) : undefined,
+        ]);
       }
     }
     if (flip) mirrorRgb(rgb, size);
@@ -268,6 +291,9 @@ export async function statImageFile(path: string): Promise<{ size: number; mtime
   } catch (e) {
     if (e instanceof ConvlensError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
-    throw new ConvlensError(code === 'EACCES' ? 'E_PERMISSION' : 'E_NOT_FOUND', code === 'EACCES' ? 'permission denied' : 'no such file', { file: path, cause: e });
+    throw new ConvlensError(code === 'EACCES' ? 'E_PERMISSION' : 'E_NOT_FOUND', code === 'EACCES' ? 'permission denied' : 'no such file', {
+      file: path,
+      cause: e,
+    });
   }
 }

@@ -8,7 +8,20 @@ import { ConvlensError } from '../core/errors.js';
 
 /** Extensions treated as images when a folder is expanded (explicitly named files are always tried). */
 export const IMAGE_EXTENSIONS: ReadonlySet<string> = new Set([
-  '.jpg', '.jpeg', '.jpe', '.jfif', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif', '.heic', '.heif', '.jxl', '.svg',
+  '.jpg',
+  '.jpeg',
+  '.jpe',
+  '.jfif',
+  '.png',
+  '.webp',
+  '.gif',
+  '.tif',
+  '.tiff',
+  '.avif',
+  '.heic',
+  '.heif',
+  '.jxl',
+  '.svg',
 ]);
 
 export function hasImageExtension(path: string): boolean {

@@ -36,7 +36,11 @@ export function buildBackboneGraph(spec: BackboneSpec, outputs: string[]): Conve
 }
 
 /** Path of the converted model for these outputs, converting and caching it on first use. */
-export async function ensureConverted(spec: BackboneSpec, outputs: string[], cacheDir?: string): Promise<{ path: string; converted: ConvertedGraph | null }> {
+export async function ensureConverted(
+  spec: BackboneSpec,
+  outputs: string[],
+  cacheDir?: string,
+): Promise<{ path: string; converted: ConvertedGraph | null }> {
   const sources = layersModelFiles(spec.modelJson());
   const hash = await hashFiles(sources, `convlens-converter-${CONVERTER_VERSION}\0${outputs.join(',')}`);
   const dir = ensureDir(resolveCacheDir(cacheDir));
@@ -69,7 +73,15 @@ export class Backbone {
   private nextId = 1;
   private failure: Error | null = null;
 
-  private constructor(spec: BackboneSpec, layer: string, dim: number, inputShape: [number, number, number], threads: number, modelPath: string, worker: Worker) {
+  private constructor(
+    spec: BackboneSpec,
+    layer: string,
+    dim: number,
+    inputShape: [number, number, number],
+    threads: number,
+    modelPath: string,
+    worker: Worker,
+  ) {
     this.spec = spec;
     this.layer = layer;
     this.dim = dim;
@@ -101,7 +113,8 @@ export class Backbone {
     const spec = getBackbone(options.model);
     const layer = options.layer ?? spec.embeddingLayer;
     const threads = options.threads ?? availableParallelism();
-    if (!Number.isInteger(threads) || threads < 1) throw new ConvlensError('E_USAGE', `threads must be a positive integer (got ${threads})`);
+    if (!Number.isInteger(threads) || threads < 1)
+      throw new ConvlensError('E_USAGE', `threads must be a positive integer (got ${threads})`);
     const outputs = layer === spec.probabilitiesLayer ? [layer] : [spec.probabilitiesLayer, layer];
     const { path, converted } = await ensureConverted(spec, outputs, options.cacheDir);
     const inputShape = converted?.inputShape ?? inputShapeOf(spec);
@@ -114,10 +127,17 @@ export class Backbone {
         if (m.type === 'ready') resolve(m);
         else {
           void worker.terminate();
-          reject(new ConvlensError('E_MODEL', `${path}: ONNX Runtime cannot load the converted model (${m.type === 'error' ? m.message : m.type}); delete it to reconvert`, { file: path }));
+          reject(
+            new ConvlensError(
+              'E_MODEL',
+              `${path}: ONNX Runtime cannot load the converted model (${m.type === 'error' ? m.message : m.type}); delete it to reconvert`,
+              { file: path },
+            ),
+          );
         }
       };
-      const onError = (e: Error): void => reject(new ConvlensError('E_MODEL', `cannot start the inference thread: ${e.message}`, { cause: e }));
+      const onError = (e: Error): void =>
+        reject(new ConvlensError('E_MODEL', `cannot start the inference thread: ${e.message}`, { cause: e }));
       worker.on('message', onMessage);
       worker.once('error', onError);
     });
@@ -139,7 +159,11 @@ export class Backbone {
    * probabilities and n×dim embeddings. With `transfer`, `input` moves to that thread without a
    * copy (and is unusable afterwards); otherwise it is copied.
    */
-  async infer(input: Float32Array, n: number, options: { transfer?: boolean } = {}): Promise<{ probabilities: Float32Array; embeddings: Float32Array }> {
+  async infer(
+    input: Float32Array,
+    n: number,
+    options: { transfer?: boolean } = {},
+  ): Promise<{ probabilities: Float32Array; embeddings: Float32Array }> {
     if (input.length !== n * this.inputSize) {
       throw new ConvlensError('E_INTERNAL', `infer: ${input.length} floats for ${n} items of ${this.inputSize}`);
     }
@@ -148,7 +172,10 @@ export class Backbone {
     const outputs = await new Promise<Record<string, Float32Array>>((resolve, reject) => {
       if (this.pending.size === 0) this.worker.ref();
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ type: 'run', id, input, n } satisfies InferenceRequest, options.transfer ? [input.buffer as ArrayBuffer] : []);
+      this.worker.postMessage(
+        { type: 'run', id, input, n } satisfies InferenceRequest,
+        options.transfer ? [input.buffer as ArrayBuffer] : [],
+      );
     });
     return { probabilities: outputs[this.spec.probabilitiesLayer]!, embeddings: outputs[this.layer]! };
   }

@@ -46,7 +46,10 @@ export function exportClassifierOnnx(options: ExportOptions): Uint8Array {
   const dim = converted.outputDims[options.layer]!;
   const [c, h, w] = converted.inputShape;
   if (head.weight.rows !== dim || head.weight.cols !== classes.length || head.bias.length !== classes.length) {
-    throw new ConvlensError('E_BAD_INPUT', `head shape ${head.weight.rows}×${head.weight.cols} does not fit ${dim}-d embeddings and ${classes.length} classes`);
+    throw new ConvlensError(
+      'E_BAD_INPUT',
+      `head shape ${head.weight.rows}×${head.weight.cols} does not fit ${dim}-d embeddings and ${classes.length} classes`,
+    );
   }
   const g = converted.graph;
 
@@ -54,13 +57,16 @@ export function exportClassifierOnnx(options: ExportOptions): Uint8Array {
   const pre: OnnxNode[] = [
     { opType: 'Cast', name: 'pre/cast', inputs: [EXPORT_INPUT], outputs: ['pre/float'], attributes: { to: attr.int(TensorType.FLOAT) } },
     { opType: 'Transpose', name: 'pre/nchw', inputs: ['pre/float'], outputs: ['pre/rgb'], attributes: { perm: attr.ints([0, 3, 1, 2]) } },
-    { opType: 'Gather', name: 'pre/bgr', inputs: ['pre/rgb', 'pre/bgr_order'], outputs: ['pre/bgr_out'], attributes: { axis: attr.int(1) } },
+    {
+      opType: 'Gather',
+      name: 'pre/bgr',
+      inputs: ['pre/rgb', 'pre/bgr_order'],
+      outputs: ['pre/bgr_out'],
+      attributes: { axis: attr.int(1) },
+    },
     { opType: 'Sub', name: 'pre/mean', inputs: ['pre/bgr_out', 'pre/mean_bgr'], outputs: [GRAPH_INPUT] },
   ];
-  const init = [
-    int64Tensor('pre/bgr_order', [3], [2, 1, 0]),
-    floatTensor('pre/mean_bgr', [1, 3, 1, 1], Float32Array.from(CAFFE_MEAN_BGR)),
-  ];
+  const init = [int64Tensor('pre/bgr_order', [3], [2, 1, 0]), floatTensor('pre/mean_bgr', [1, 3, 1, 1], Float32Array.from(CAFFE_MEAN_BGR))];
 
   // head: [sqrt] -> [l2] -> Gemm -> Softmax
   const post: OnnxNode[] = [];
@@ -75,7 +81,13 @@ export function exportClassifierOnnx(options: ExportOptions): Uint8Array {
     x = 'head/signed_sqrt';
   }
   if (head.l2Normalize) {
-    post.push({ opType: 'LpNormalization', name: 'head/l2', inputs: [x], outputs: ['head/l2'], attributes: { axis: attr.int(1), p: attr.int(2) } });
+    post.push({
+      opType: 'LpNormalization',
+      name: 'head/l2',
+      inputs: [x],
+      outputs: ['head/l2'],
+      attributes: { axis: attr.int(1), p: attr.int(2) },
+    });
     x = 'head/l2';
   }
   post.push(

@@ -36,7 +36,8 @@ try {
     extra: { session: { intra_op: { allow_spinning: '0' } } },
   });
   const outputShapes: Record<string, (number | string)[]> = {};
-  for (const m of session.outputMetadata) if (m.isTensor) outputShapes[m.name] = m.shape.map((d) => (typeof d === 'number' ? d : String(d)));
+  for (const m of session.outputMetadata)
+    if (m.isTensor) outputShapes[m.name] = m.shape.map((d) => (typeof d === 'number' ? d : String(d)));
   port.postMessage({ type: 'ready', outputShapes } satisfies InferenceReply);
 } catch (e) {
   port.postMessage({ type: 'error', id: null, message: (e as Error).message } satisfies InferenceReply);
@@ -54,7 +55,10 @@ port.on('message', async (m: InferenceRequest) => {
     const out = await session.run(feeds);
     const outputs: Record<string, Float32Array> = {};
     for (const name of data.outputs) outputs[name] = out[name]!.data as Float32Array;
-    port.postMessage({ type: 'result', id: m.id, outputs } satisfies InferenceReply, Object.values(outputs).map((a) => a.buffer as ArrayBuffer));
+    port.postMessage(
+      { type: 'result', id: m.id, outputs } satisfies InferenceReply,
+      Object.values(outputs).map((a) => a.buffer as ArrayBuffer),
+    );
   } catch (e) {
     port.postMessage({ type: 'error', id: m.id, message: (e as Error).message } satisfies InferenceReply);
   }

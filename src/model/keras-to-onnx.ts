@@ -8,15 +8,7 @@
  * this converter knows are accepted; anything else is an E_UNSUPPORTED_LAYER error naming it.
  */
 import { ConvlensError } from '../core/errors.js';
-import {
-  attr,
-  floatTensor,
-  int64Tensor,
-  TensorType,
-  type OnnxGraph,
-  type OnnxNode,
-  type OnnxTensor,
-} from './onnx-proto.js';
+import { attr, floatTensor, int64Tensor, TensorType, type OnnxGraph, type OnnxNode, type OnnxTensor } from './onnx-proto.js';
 import type { KerasLayer, LayersModel, Weight } from './tfjs-layers.js';
 
 export const GRAPH_INPUT = 'input';
@@ -139,10 +131,17 @@ export function kerasToOnnx(model: LayersModel, options: ConvertOptions): Conver
   if (options.outputs.length === 0) throw new ConvlensError('E_USAGE', 'kerasToOnnx: at least one output layer is needed');
   for (const o of options.outputs) {
     if (!byName.has(o)) {
-      throw new ConvlensError('E_USAGE', `no layer named "${o}" in ${model.name} (e.g. ${model.layers.slice(-3).map((l) => l.name).join(', ')})`);
+      throw new ConvlensError(
+        'E_USAGE',
+        `no layer named "${o}" in ${model.name} (e.g. ${model.layers
+          .slice(-3)
+          .map((l) => l.name)
+          .join(', ')})`,
+      );
     }
   }
-  if (model.inputLayers.length !== 1) throw new ConvlensError('E_UNSUPPORTED_LAYER', `${model.name}: models with ${model.inputLayers.length} inputs are not supported`);
+  if (model.inputLayers.length !== 1)
+    throw new ConvlensError('E_UNSUPPORTED_LAYER', `${model.name}: models with ${model.inputLayers.length} inputs are not supported`);
 
   // Keep only the layers the requested outputs depend on.
   const needed = new Set<string>();
@@ -187,7 +186,8 @@ export function kerasToOnnx(model: LayersModel, options: ConvertOptions): Conver
         let top: number, bottom: number, left: number, right: number;
         if (typeof p === 'number') [top, bottom, left, right] = [p, p, p, p];
         else if (Array.isArray(p) && p.every((v) => typeof v === 'number')) [top, bottom, left, right] = [p[0], p[0], p[1], p[1]];
-        else if (Array.isArray(p) && p.every((v) => Array.isArray(v))) [[top, bottom], [left, right]] = p as [[number, number], [number, number]];
+        else if (Array.isArray(p) && p.every((v) => Array.isArray(v)))
+          [[top, bottom], [left, right]] = p as [[number, number], [number, number]];
         else throw unsupported(layer, `padding=${JSON.stringify(p)}`);
         const pads = b.int64(`${layer.name}/pads`, [0, 0, top, left, 0, 0, bottom, right]);
         b.node('Pad', layer.name, [x, pads], [out], { mode: attr.string('constant') });
@@ -206,7 +206,11 @@ export function kerasToOnnx(model: LayersModel, options: ConvertOptions): Conver
           throw new ConvlensError('E_MODEL', `layer ${layer.name}: kernel shape ${kernel.shape.join('×')} does not match its config`);
         }
         let padH: [number, number], padW: [number, number];
-        if (cfg.padding === 'valid') [padH, padW] = [[0, 0], [0, 0]];
+        if (cfg.padding === 'valid')
+          [padH, padW] = [
+            [0, 0],
+            [0, 0],
+          ];
         else if (cfg.padding === 'same') [padH, padW] = [samePads(s[1]!, kh, sh, dh), samePads(s[2]!, kw, sw, dw)];
         else throw unsupported(layer, `padding=${JSON.stringify(cfg.padding)}`);
         const convInputs = [x, b.weight(`${layer.name}/kernel`, [cout, cin, kh, kw], convKernelToOihw(kernel))];
@@ -255,7 +259,8 @@ export function kerasToOnnx(model: LayersModel, options: ConvertOptions): Conver
       }
       case 'Add': {
         if (inputs.length < 2) throw unsupported(layer, `${inputs.length} input(s)`);
-        if (inShapes.some((t) => t.join() !== s.join())) throw unsupported(layer, `inputs of different shapes ${inShapes.map((t) => t.join('×')).join(' vs ')}`);
+        if (inShapes.some((t) => t.join() !== s.join()))
+          throw unsupported(layer, `inputs of different shapes ${inShapes.map((t) => t.join('×')).join(' vs ')}`);
         b.node('Sum', layer.name, inputs, [out]);
         shapes.set(layer.name, s);
         break;
@@ -265,7 +270,11 @@ export function kerasToOnnx(model: LayersModel, options: ConvertOptions): Conver
         const [ph, pw] = pair(layer, 'pool_size', [2, 2]);
         const [sh, sw] = cfg.strides === null || cfg.strides === undefined ? [ph, pw] : pair(layer, 'strides');
         let padH: [number, number], padW: [number, number];
-        if (cfg.padding === 'valid') [padH, padW] = [[0, 0], [0, 0]];
+        if (cfg.padding === 'valid')
+          [padH, padW] = [
+            [0, 0],
+            [0, 0],
+          ];
         else if (cfg.padding === 'same') [padH, padW] = [samePads(s[1]!, ph, sh, 1), samePads(s[2]!, pw, sw, 1)];
         else throw unsupported(layer, `padding=${JSON.stringify(cfg.padding)}`);
         b.node('MaxPool', layer.name, [x], [out], {
@@ -273,7 +282,11 @@ export function kerasToOnnx(model: LayersModel, options: ConvertOptions): Conver
           strides: attr.ints([sh, sw]),
           pads: attr.ints([padH[0], padW[0], padH[1], padW[1]]),
         });
-        shapes.set(layer.name, [s[0]!, windowOutput(s[1]!, ph, sh, 1, padH[0] + padH[1]), windowOutput(s[2]!, pw, sw, 1, padW[0] + padW[1])]);
+        shapes.set(layer.name, [
+          s[0]!,
+          windowOutput(s[1]!, ph, sh, 1, padH[0] + padH[1]),
+          windowOutput(s[2]!, pw, sw, 1, padW[0] + padW[1]),
+        ]);
         break;
       }
       case 'GlobalAveragePooling2D': {
@@ -288,7 +301,8 @@ export function kerasToOnnx(model: LayersModel, options: ConvertOptions): Conver
         if (s.length !== 1) throw unsupported(layer, 'Dense on a feature map (only on flat vectors)');
         const kernel = getWeight(model, layer, 'kernel');
         const [fin, units] = kernel.shape as [number, number];
-        if (fin !== s[0] || units !== cfg.units) throw new ConvlensError('E_MODEL', `layer ${layer.name}: kernel shape ${kernel.shape.join('×')} does not match its config`);
+        if (fin !== s[0] || units !== cfg.units)
+          throw new ConvlensError('E_MODEL', `layer ${layer.name}: kernel shape ${kernel.shape.join('×')} does not match its config`);
         const gemmInputs = [x, b.weight(`${layer.name}/kernel`, [fin, units], kernel.data)];
         if (cfg.use_bias !== false) gemmInputs.push(b.weight(`${layer.name}/bias`, [units], getWeight(model, layer, 'bias').data));
         const act = activationOp(layer, cfg.activation);

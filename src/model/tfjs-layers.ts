@@ -61,7 +61,11 @@ export function readLayersModelTopology(modelJsonPath: string): KerasLayer[] {
 function parseTopology(json: { modelTopology: any }, modelJsonPath: string): { cfg: any; layers: KerasLayer[] } {
   const topology = json.modelTopology.model_config ?? json.modelTopology;
   if (topology.class_name !== 'Model' && topology.class_name !== 'Functional') {
-    throw new ConvlensError('E_UNSUPPORTED_LAYER', `${modelJsonPath}: model class ${topology.class_name} is not supported (only functional Keras models)`, { file: modelJsonPath });
+    throw new ConvlensError(
+      'E_UNSUPPORTED_LAYER',
+      `${modelJsonPath}: model class ${topology.class_name} is not supported (only functional Keras models)`,
+      { file: modelJsonPath },
+    );
   }
   const cfg = topology.config;
   const layers: KerasLayer[] = cfg.layers.map((l: any) => {
@@ -93,7 +97,10 @@ export function readLayersModel(modelJsonPath: string): LayersModel {
     let offset = 0;
     for (const w of group.weights) {
       if (w.dtype !== 'float32' || w.quantization) {
-        throw new ConvlensError('E_UNSUPPORTED_LAYER', `weight ${w.name}: dtype ${w.dtype}${w.quantization ? ' (quantised)' : ''} is not supported`);
+        throw new ConvlensError(
+          'E_UNSUPPORTED_LAYER',
+          `weight ${w.name}: dtype ${w.dtype}${w.quantization ? ' (quantised)' : ''} is not supported`,
+        );
       }
       const count = w.shape.reduce((a, b) => a * b, 1);
       if (offset + count * 4 > all.length) {

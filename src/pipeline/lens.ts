@@ -9,7 +9,15 @@
 import { resolve } from 'node:path';
 import sharp from 'sharp';
 import { ConvlensError, toConvlensError } from '../core/errors.js';
-import { describeInput, loadImage, RESIZE_MODES, type ImageInput, type ImageVariant, type LoadedImage, type ResizeMode } from '../image/decode.js';
+import {
+  describeInput,
+  loadImage,
+  RESIZE_MODES,
+  type ImageInput,
+  type ImageVariant,
+  type LoadedImage,
+  type ResizeMode,
+} from '../image/decode.js';
 import { caffePreprocess } from '../image/preprocess.js';
 import { decodePredictions, type Prediction } from '../imagenet/classes.js';
 import { Backbone, type BackboneOptions } from '../model/backbone.js';
@@ -111,8 +119,12 @@ export class ConvLens {
     if (options.resize !== undefined && !RESIZE_MODES.includes(options.resize)) {
       throw new ConvlensError('E_USAGE', `resize must be one of ${RESIZE_MODES.join(', ')} (got ${String(options.resize)})`);
     }
-    for (const [k, v] of [['batchSize', options.batchSize], ['decodeConcurrency', options.decodeConcurrency]] as const) {
-      if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new ConvlensError('E_USAGE', `${k} must be a positive integer (got ${v})`);
+    for (const [k, v] of [
+      ['batchSize', options.batchSize],
+      ['decodeConcurrency', options.decodeConcurrency],
+    ] as const) {
+      if (v !== undefined && (!Number.isInteger(v) || v < 1))
+        throw new ConvlensError('E_USAGE', `${k} must be a positive integer (got ${v})`);
     }
     // libvips' own threads would fight ONNX Runtime for the cores; we parallelise across images instead
     sharp.concurrency(1);
@@ -127,7 +139,13 @@ export class ConvLens {
 
   private async decode(input: ImageInput, options: ProcessOptions): Promise<Decoded> {
     const [, h, w] = this.backbone.inputShape;
-    const image = await loadImage(input, { resize: this.resize, size: h, maxPixels: this.maxPixels, thumbnail: options.thumbnail, variant: options.variant });
+    const image = await loadImage(input, {
+      resize: this.resize,
+      size: h,
+      maxPixels: this.maxPixels,
+      thumbnail: options.thumbnail,
+      variant: options.variant,
+    });
     if (h !== w) throw new ConvlensError('E_MODEL', `non-square network input ${h}×${w} is not supported`);
     return image;
   }
@@ -143,9 +161,9 @@ export class ConvLens {
     options: ProcessOptions = {},
   ): AsyncGenerator<{ item: T; outcome: ImageOutcome }> {
     const limiter = new Limiter(this.decodeConcurrency);
-    const iterator = (Symbol.asyncIterator in items ? (items as AsyncIterable<T>)[Symbol.asyncIterator]() : (items as Iterable<T>)[Symbol.iterator]()) as
-      | AsyncIterator<T>
-      | Iterator<T>;
+    const iterator = (
+      Symbol.asyncIterator in items ? (items as AsyncIterable<T>)[Symbol.asyncIterator]() : (items as Iterable<T>)[Symbol.iterator]()
+    ) as AsyncIterator<T> | Iterator<T>;
     // same path twice in one call: decode and infer once
     const byPath = new Map<string, Promise<Decoded>>();
     const window: { item: T; decoded: Promise<Decoded>; key?: string }[] = [];
@@ -190,7 +208,8 @@ export class ConvLens {
       const toRun: { decoded: Promise<Decoded>; value: Decoded }[] = [];
       settled.forEach((s, i) => {
         const decoded = batch[i]!.decoded;
-        if (s.status === 'fulfilled' && !results.has(decoded) && !toRun.some((t) => t.decoded === decoded)) toRun.push({ decoded, value: s.value });
+        if (s.status === 'fulfilled' && !results.has(decoded) && !toRun.some((t) => t.decoded === decoded))
+          toRun.push({ decoded, value: s.value });
       });
       if (toRun.length > 0) {
         const n = toRun.length;
@@ -205,7 +224,10 @@ export class ConvLens {
             t.decoded,
             out.then(({ probabilities, embeddings }) => {
               const classes = probabilities.length / n;
-              return { probabilities: probabilities.slice(i * classes, (i + 1) * classes), embedding: embeddings.slice(i * dim, (i + 1) * dim) };
+              return {
+                probabilities: probabilities.slice(i * classes, (i + 1) * classes),
+                embedding: embeddings.slice(i * dim, (i + 1) * dim),
+              };
             }),
           );
         });
@@ -243,7 +265,10 @@ export class ConvLens {
   }
 
   /** Run inputs (paths, encoded bytes or raw pixels), yielding outcomes in input order. */
-  process(inputs: Iterable<ImageInput> | AsyncIterable<ImageInput>, options: ProcessOptions = {}): AsyncGenerator<{ item: ImageInput; outcome: ImageOutcome }> {
+  process(
+    inputs: Iterable<ImageInput> | AsyncIterable<ImageInput>,
+    options: ProcessOptions = {},
+  ): AsyncGenerator<{ item: ImageInput; outcome: ImageOutcome }> {
     return this.processItems(inputs, (x) => x, options);
   }
 
@@ -264,7 +289,11 @@ export class ConvLens {
     const layer = this.backbone.layer;
     for await (const { item, outcome } of this.process(inputs)) {
       const file = describeInput(item);
-      out.push(outcome.ok ? { file, layer, embedding: outcome.embedding, zeroFraction: zeroFraction(outcome.embedding) } : { file, layer, error: outcome.error });
+      out.push(
+        outcome.ok
+          ? { file, layer, embedding: outcome.embedding, zeroFraction: zeroFraction(outcome.embedding) }
+          : { file, layer, error: outcome.error },
+      );
     }
     return out;
   }

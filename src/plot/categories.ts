@@ -122,7 +122,7 @@ export interface Legend {
  */
 export function layoutLegend(
   entries: readonly LegendEntry[],
-  o: { fontSize: number; maxWidth: number; maxHeight: number; marker: 'circle' | 'square'},
+  o: { fontSize: number; maxWidth: number; maxHeight: number; marker: 'circle' | 'square' },
 ): Legend {
   const rows = entries.length;
   const fs = Math.max(6, Math.min(o.fontSize, o.maxHeight / (rows * 1.5 + 1.2)));

@@ -26,9 +26,11 @@ export function confusionMatrixSvg(
   const C = classNames.length;
   const cell = (t: number, p: number): number =>
     'data' in counts && 'rows' in counts ? counts.data[t * counts.cols + p]! : (counts as ReadonlyArray<ArrayLike<number>>)[t]![p]!;
-  const rowsOk = 'data' in counts && 'rows' in counts
-    ? counts.rows === C && counts.cols === C
-    : (counts as ReadonlyArray<ArrayLike<number>>).length === C && (counts as ReadonlyArray<ArrayLike<number>>).every((r) => r.length === C);
+  const rowsOk =
+    'data' in counts && 'rows' in counts
+      ? counts.rows === C && counts.cols === C
+      : (counts as ReadonlyArray<ArrayLike<number>>).length === C &&
+        (counts as ReadonlyArray<ArrayLike<number>>).every((r) => r.length === C);
   if (C === 0 || !rowsOk) {
     throw new ConvlensError('E_BAD_INPUT', `confusion matrix: counts must be ${C}×${C} for ${C} class names`);
   }
@@ -82,9 +84,15 @@ export function confusionMatrixSvg(
   const H = Math.round(gridY + gridSize + 0.4 * fs + colLabelsH + 1.8 * fs + margin);
 
   const parts: string[] = [svgOpen(W, H)];
-  parts.push(text(W / 2, margin, truncate(titleText, titleFs, W - 2 * margin), {
-    size: titleFs, anchor: 'middle', weight: 'bold', baseline: 'hanging', className: 'title',
-  }));
+  parts.push(
+    text(W / 2, margin, truncate(titleText, titleFs, W - 2 * margin), {
+      size: titleFs,
+      anchor: 'middle',
+      weight: 'bold',
+      baseline: 'hanging',
+      className: 'title',
+    }),
+  );
 
   parts.push('<g class="cells">');
   for (let t = 0; t < C; t++) {
@@ -94,50 +102,84 @@ export function confusionMatrixSvg(
       const fill = blues(share);
       const x = gridX + p * cellSize;
       const y = gridY + t * cellSize;
-      parts.push(`<rect class="cell" x="${num(x, 2)}" y="${num(y, 2)}" width="${num(cellSize, 2)}" height="${num(cellSize, 2)}" fill="${fill}"/>`);
+      parts.push(
+        `<rect class="cell" x="${num(x, 2)}" y="${num(y, 2)}" width="${num(cellSize, 2)}" height="${num(cellSize, 2)}" fill="${fill}"/>`,
+      );
       const label = String(Math.round(v * 100) / 100);
       const cfs = Math.min(1.2 * fs, 0.42 * cellSize, (0.85 * cellSize) / (0.62 * label.length));
       if (cfs >= 7) {
         // zeros in grey so the errors that do exist stand out
         const ink = v === 0 ? '#b0b0b0' : luminance(fill) < 0.5 ? '#ffffff' : '#222222';
-        parts.push(text(x + cellSize / 2, y + cellSize / 2, label, {
-          size: cfs, anchor: 'middle', baseline: 'middle', fill: ink, className: 'count',
-        }));
+        parts.push(
+          text(x + cellSize / 2, y + cellSize / 2, label, {
+            size: cfs,
+            anchor: 'middle',
+            baseline: 'middle',
+            fill: ink,
+            className: 'count',
+          }),
+        );
       }
     }
   }
   parts.push('</g>');
-  parts.push(`<rect x="${num(gridX)}" y="${num(gridY)}" width="${num(gridSize)}" height="${num(gridSize)}" fill="none" stroke="#888888" stroke-width="${num(Math.max(1, fs / 16))}"/>`);
+  parts.push(
+    `<rect x="${num(gridX)}" y="${num(gridY)}" width="${num(gridSize)}" height="${num(gridSize)}" fill="none" stroke="#888888" stroke-width="${num(Math.max(1, fs / 16))}"/>`,
+  );
 
   parts.push('<g class="row-labels">');
   classNames.forEach((n, t) => {
-    parts.push(text(gridX - 0.4 * fs, gridY + (t + 0.5) * cellSize, truncate(n, labelFs, maxLabelW), {
-      size: labelFs, anchor: 'end', baseline: 'middle', fill: '#222222',
-    }));
+    parts.push(
+      text(gridX - 0.4 * fs, gridY + (t + 0.5) * cellSize, truncate(n, labelFs, maxLabelW), {
+        size: labelFs,
+        anchor: 'end',
+        baseline: 'middle',
+        fill: '#222222',
+      }),
+    );
   });
   parts.push('</g><g class="col-labels">');
   colLabels.forEach((l, p) => {
     const x = gridX + (p + 0.5) * cellSize;
     const y = gridY + gridSize + 0.4 * fs;
-    parts.push(rotate
-      ? text(x, y + 0.5 * colFs, l, { size: colFs, anchor: 'end', baseline: 'middle', rotate: -45, fill: '#222222' })
-      : text(x, y, l, { size: colFs, anchor: 'middle', baseline: 'hanging', fill: '#222222' }));
+    parts.push(
+      rotate
+        ? text(x, y + 0.5 * colFs, l, { size: colFs, anchor: 'end', baseline: 'middle', rotate: -45, fill: '#222222' })
+        : text(x, y, l, { size: colFs, anchor: 'middle', baseline: 'hanging', fill: '#222222' }),
+    );
   });
   parts.push('</g>');
 
-  parts.push(text(gridX + gridSize / 2, H - margin, options.xLabel ?? 'predicted class', { size: fs, anchor: 'middle', fill: '#222222', className: 'axis-label' }));
-  parts.push(text(margin + fs, gridY + gridSize / 2, options.yLabel ?? 'true class', {
-    size: fs, anchor: 'middle', rotate: -90, fill: '#222222', className: 'axis-label',
-  }));
+  parts.push(
+    text(gridX + gridSize / 2, H - margin, options.xLabel ?? 'predicted class', {
+      size: fs,
+      anchor: 'middle',
+      fill: '#222222',
+      className: 'axis-label',
+    }),
+  );
+  parts.push(
+    text(margin + fs, gridY + gridSize / 2, options.yLabel ?? 'true class', {
+      size: fs,
+      anchor: 'middle',
+      rotate: -90,
+      fill: '#222222',
+      className: 'axis-label',
+    }),
+  );
 
   // colour bar: share of the true class
   const cbX = gridX + gridSize + 1.2 * fs;
   const cbW = 0.9 * fs;
   const stops = [0, 0.25, 0.5, 0.75, 1].map((s) => `<stop offset="${s}" stop-color="${blues(1 - s)}"/>`).join('');
   parts.push(`<defs><linearGradient id="cb" x1="0" y1="0" x2="0" y2="1">${stops}</linearGradient></defs>`);
-  parts.push(`<g class="colorbar"><rect x="${num(cbX)}" y="${num(gridY)}" width="${num(cbW)}" height="${num(gridSize)}" fill="url(#cb)" stroke="#888888" stroke-width="${num(Math.max(1, fs / 16))}"/>`);
+  parts.push(
+    `<g class="colorbar"><rect x="${num(cbX)}" y="${num(gridY)}" width="${num(cbW)}" height="${num(gridSize)}" fill="url(#cb)" stroke="#888888" stroke-width="${num(Math.max(1, fs / 16))}"/>`,
+  );
   for (const s of [0, 0.5, 1]) {
-    parts.push(text(cbX + cbW + 0.3 * fs, gridY + (1 - s) * gridSize, `${s * 100}%`, { size: 0.8 * fs, baseline: 'middle', fill: '#444444' }));
+    parts.push(
+      text(cbX + cbW + 0.3 * fs, gridY + (1 - s) * gridSize, `${s * 100}%`, { size: 0.8 * fs, baseline: 'middle', fill: '#444444' }),
+    );
   }
   parts.push('</g></svg>');
   return parts.join('');

@@ -193,15 +193,27 @@ export function histogramDataSvg(h: HistogramData, options: HistogramOptions = {
   const parts: string[] = [svgOpen(W, H)];
   let top = margin;
   if (options.title) {
-    parts.push(text(W / 2, top, truncate(options.title, 1.3 * fs, W - 2 * margin), {
-      size: 1.3 * fs, anchor: 'middle', weight: 'bold', baseline: 'hanging', className: 'title',
-    }));
+    parts.push(
+      text(W / 2, top, truncate(options.title, 1.3 * fs, W - 2 * margin), {
+        size: 1.3 * fs,
+        anchor: 'middle',
+        weight: 'bold',
+        baseline: 'hanging',
+        className: 'title',
+      }),
+    );
     top += 1.3 * fs * 1.4;
   }
   if (options.subtitle) {
-    parts.push(text(W / 2, top, truncate(options.subtitle, 0.9 * fs, W - 2 * margin), {
-      size: 0.9 * fs, anchor: 'middle', baseline: 'hanging', fill: '#555555', className: 'subtitle',
-    }));
+    parts.push(
+      text(W / 2, top, truncate(options.subtitle, 0.9 * fs, W - 2 * margin), {
+        size: 0.9 * fs,
+        anchor: 'middle',
+        baseline: 'hanging',
+        fill: '#555555',
+        className: 'subtitle',
+      }),
+    );
     top += 0.9 * fs * 1.5;
   }
   top += 0.5 * fs;
@@ -221,7 +233,9 @@ export function histogramDataSvg(h: HistogramData, options: HistogramOptions = {
   parts.push('<g class="y-axis">');
   for (const t of yTicks) {
     const y = sy(t);
-    parts.push(`<line x1="${num(box.x)}" x2="${num(box.x + box.width)}" y1="${num(y)}" y2="${num(y)}" stroke="#e6e6e6" stroke-width="${thin}"/>`);
+    parts.push(
+      `<line x1="${num(box.x)}" x2="${num(box.x + box.width)}" y1="${num(y)}" y2="${num(y)}" stroke="#e6e6e6" stroke-width="${thin}"/>`,
+    );
     parts.push(text(box.x - 0.4 * fs, y, tickLabel(t), { size: tickFs, anchor: 'end', baseline: 'middle', fill: '#444444' }));
   }
   parts.push('</g>');
@@ -237,12 +251,16 @@ export function histogramDataSvg(h: HistogramData, options: HistogramOptions = {
     const xa = sx(h.edges[b]!);
     const xb = sx(h.edges[b + 1]!);
     const y = sy(c);
-    parts.push(`<rect class="bar" x="${num(xa, 2)}" y="${num(y, 2)}" width="${num(Math.max(0.5, xb - xa), 2)}" height="${num(base - y, 2)}"/>`);
+    parts.push(
+      `<rect class="bar" x="${num(xa, 2)}" y="${num(y, 2)}" width="${num(Math.max(0.5, xb - xa), 2)}" height="${num(base - y, 2)}"/>`,
+    );
   }
   parts.push('</g>');
 
   // frame and x ticks
-  parts.push(`<rect x="${num(box.x)}" y="${num(box.y)}" width="${num(box.width)}" height="${num(box.height)}" fill="none" stroke="#888888" stroke-width="${thin}"/>`);
+  parts.push(
+    `<rect x="${num(box.x)}" y="${num(box.y)}" width="${num(box.width)}" height="${num(box.height)}" fill="none" stroke="#888888" stroke-width="${thin}"/>`,
+  );
   parts.push('<g class="x-axis">');
   const tickLen = 0.35 * fs;
   for (const t of xTicks) {
@@ -259,24 +277,39 @@ export function histogramDataSvg(h: HistogramData, options: HistogramOptions = {
     const x = sx(m.value);
     const mc = m.color ?? palette[k % palette.length]!;
     const dash = m.dashed === false ? '' : ` stroke-dasharray="${num(0.5 * fs)} ${num(0.3 * fs)}"`;
-    parts.push(`<g class="marker"><line x1="${num(x)}" x2="${num(x)}" y1="${num(box.y)}" y2="${num(box.y + box.height)}" stroke="${mc}" stroke-width="${num(Math.max(1.5, fs / 7))}"${dash}/>`);
+    parts.push(
+      `<g class="marker"><line x1="${num(x)}" x2="${num(x)}" y1="${num(box.y)}" y2="${num(box.y + box.height)}" stroke="${mc}" stroke-width="${num(Math.max(1.5, fs / 7))}"${dash}/>`,
+    );
     if (m.label) {
       const onLeft = x > box.x + box.width * 0.75;
       const label = truncate(m.label, 0.9 * fs, box.width * 0.4);
-      parts.push(text(x + (onLeft ? -0.4 : 0.4) * fs, box.y + (1.2 + 1.3 * k) * fs, label, {
-        size: 0.9 * fs, anchor: onLeft ? 'end' : 'start', fill: mc, halo: true,
-      }));
+      parts.push(
+        text(x + (onLeft ? -0.4 : 0.4) * fs, box.y + (1.2 + 1.3 * k) * fs, label, {
+          size: 0.9 * fs,
+          anchor: onLeft ? 'end' : 'start',
+          fill: mc,
+          halo: true,
+        }),
+      );
     }
     parts.push('</g>');
   });
 
   // axis names
   if (options.xLabel) {
-    parts.push(text(box.x + box.width / 2, H - margin, options.xLabel, { size: fs, anchor: 'middle', fill: '#222222', className: 'axis-label' }));
+    parts.push(
+      text(box.x + box.width / 2, H - margin, options.xLabel, { size: fs, anchor: 'middle', fill: '#222222', className: 'axis-label' }),
+    );
   }
-  parts.push(text(margin + fs, box.y + box.height / 2, options.yLabel ?? (logY ? 'count (log scale)' : 'count'), {
-    size: fs, anchor: 'middle', fill: '#222222', rotate: -90, className: 'axis-label',
-  }));
+  parts.push(
+    text(margin + fs, box.y + box.height / 2, options.yLabel ?? (logY ? 'count (log scale)' : 'count'), {
+      size: fs,
+      anchor: 'middle',
+      fill: '#222222',
+      rotate: -90,
+      className: 'axis-label',
+    }),
+  );
   parts.push('</svg>');
   return parts.join('');
 }

@@ -13,9 +13,28 @@ export const OTHER_COLOR = '#7f7f7f';
 // tab10 without its grey (kept for "other"), then the dark tab20b hues, then tab20's light hues:
 // the first colours are the most distinct, light variants come only when many classes need them.
 const BASE = [
-  '#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#bcbd22', '#17becf',
-  '#393b79', '#637939', '#843c39', '#7b4173',
-  '#aec7e8', '#ffbb78', '#98df8a', '#ff9896', '#c5b0d5', '#c49c94', '#f7b6d2', '#dbdb8d', '#9edae5',
+  '#1f77b4',
+  '#ff7f0e',
+  '#2ca02c',
+  '#d62728',
+  '#9467bd',
+  '#8c564b',
+  '#e377c2',
+  '#bcbd22',
+  '#17becf',
+  '#393b79',
+  '#637939',
+  '#843c39',
+  '#7b4173',
+  '#aec7e8',
+  '#ffbb78',
+  '#98df8a',
+  '#ff9896',
+  '#c5b0d5',
+  '#c49c94',
+  '#f7b6d2',
+  '#dbdb8d',
+  '#9edae5',
 ];
 
 export type Rgb = [number, number, number];
@@ -41,7 +60,7 @@ function toLab([r, g, b]: Rgb): Rgb {
   const R = lin(r);
   const G = lin(g);
   const B = lin(b);
-  const f = (t: number): number => (t > 216 / 24389 ? Math.cbrt(t) : (24389 / 27 * t + 16) / 116);
+  const f = (t: number): number => (t > 216 / 24389 ? Math.cbrt(t) : ((24389 / 27) * t + 16) / 116);
   const x = f((0.4124 * R + 0.3576 * G + 0.1805 * B) / 0.95047);
   const y = f(0.2126 * R + 0.7152 * G + 0.0722 * B);
   const z = f((0.0193 * R + 0.1192 * G + 0.9505 * B) / 1.08883);
@@ -88,7 +107,11 @@ function extend(start: string[], n: number): string[] {
 /** Sequential colour for t in [0, 1]: white to dark blue (like matplotlib's "Blues"). */
 export function blues(t: number): string {
   const stops: Rgb[] = [
-    [247, 251, 255], [198, 219, 239], [107, 174, 214], [33, 113, 181], [8, 48, 107],
+    [247, 251, 255],
+    [198, 219, 239],
+    [107, 174, 214],
+    [33, 113, 181],
+    [8, 48, 107],
   ];
   const x = Math.min(1, Math.max(0, Number.isFinite(t) ? t : 0)) * (stops.length - 1);
   const i = Math.min(stops.length - 2, Math.floor(x));

@@ -71,7 +71,8 @@ export async function writeOut(path: string, data: string | Buffer): Promise<voi
     await writeFile(path, data);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new ConvlensError('E_NOT_FOUND', `cannot write ${path}: its folder does not exist`, { file: path, cause: e });
+    if (code === 'ENOENT')
+      throw new ConvlensError('E_NOT_FOUND', `cannot write ${path}: its folder does not exist`, { file: path, cause: e });
     if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
       throw new ConvlensError('E_PERMISSION', `cannot write ${path}: permission denied`, { file: path, cause: e });
     }

@@ -55,15 +55,27 @@ export function scatterSvg(points: Matrix, options: ScatterOptions = {}): string
   const parts: string[] = [svgOpen(W, H)];
   let top = margin;
   if (options.title) {
-    parts.push(text(W / 2, top, truncate(options.title, 1.4 * fs, W - 2 * margin), {
-      size: 1.4 * fs, anchor: 'middle', weight: 'bold', baseline: 'hanging', className: 'title',
-    }));
+    parts.push(
+      text(W / 2, top, truncate(options.title, 1.4 * fs, W - 2 * margin), {
+        size: 1.4 * fs,
+        anchor: 'middle',
+        weight: 'bold',
+        baseline: 'hanging',
+        className: 'title',
+      }),
+    );
     top += 1.4 * fs * 1.35;
   }
   if (options.subtitle) {
-    parts.push(text(W / 2, top, truncate(options.subtitle, fs, W - 2 * margin), {
-      size: fs, anchor: 'middle', baseline: 'hanging', fill: '#555555', className: 'subtitle',
-    }));
+    parts.push(
+      text(W / 2, top, truncate(options.subtitle, fs, W - 2 * margin), {
+        size: fs,
+        anchor: 'middle',
+        baseline: 'hanging',
+        fill: '#555555',
+        className: 'subtitle',
+      }),
+    );
     top += fs * 1.5;
   }
   if (options.title || options.subtitle) top += 0.5 * fs;
@@ -88,7 +100,9 @@ export function scatterSvg(points: Matrix, options: ScatterOptions = {}): string
       `fill="none" stroke="#cccccc" stroke-width="${num(Math.max(1, fs / 16))}"/>`,
   );
   if (options.xLabel) {
-    parts.push(text(box.x + box.width / 2, H - margin, options.xLabel, { size: fs, anchor: 'middle', fill: '#444444', className: 'axis-label' }));
+    parts.push(
+      text(box.x + box.width / 2, H - margin, options.xLabel, { size: fs, anchor: 'middle', fill: '#444444', className: 'axis-label' }),
+    );
   }
   if (options.yLabel) {
     const x = margin + fs;

@@ -12,7 +12,8 @@ export const FONT_FAMILY = 'DejaVu Sans, Liberation Sans, Arial, Helvetica, sans
 
 // Characters XML 1.0 forbids (C0 controls except tab/newline/CR, lone surrogates, U+FFFE/U+FFFF):
 // a file name can contain them, and librsvg rejects the whole document if one slips through.
-const INVALID_XML = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+const INVALID_XML =
+  /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
 /** Escape user text (titles, class names, file names) for XML text and attribute values. */
 export function escapeXml(text: string): string {

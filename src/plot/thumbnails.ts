@@ -56,7 +56,9 @@ function thumbPipeline(input: Buffer | string, o: ThumbnailOptions, jpeg: boolea
   const fit = o.fit ?? 'cover';
   const bg = o.background ? { ...rgbObj(parseColor(o.background)), alpha: 1 } : jpeg ? '#ffffff' : { r: 0, g: 0, b: 0, alpha: 0 };
   // rotate() applies the EXIF orientation, so phone photos are not drawn sideways
-  return sharp(input).rotate().resize(size, size, { fit: fit === 'cover' ? 'cover' : 'contain', position: 'centre', background: bg });
+  return sharp(input)
+    .rotate()
+    .resize(size, size, { fit: fit === 'cover' ? 'cover' : 'contain', position: 'centre', background: bg });
 }
 
 function rgbObj([r, g, b]: Rgb): { r: number; g: number; b: number } {
@@ -73,7 +75,11 @@ export async function makeThumbnail(input: Buffer | string, options: ThumbnailOp
   const what = typeof input === 'string' ? input : 'image';
   try {
     const p = thumbPipeline(input, options, format === 'jpeg');
-    if (format === 'jpeg') return await p.flatten({ background: options.background ?? '#ffffff' }).jpeg({ quality }).toBuffer();
+    if (format === 'jpeg')
+      return await p
+        .flatten({ background: options.background ?? '#ffffff' })
+        .jpeg({ quality })
+        .toBuffer();
     if (format === 'png') return await p.png().toBuffer();
     return await p.webp({ quality }).toBuffer();
   } catch (e) {
@@ -82,7 +88,10 @@ export async function makeThumbnail(input: Buffer | string, options: ThumbnailOp
 }
 
 /** The same thumbnail as raw RGBA pixels. */
-export async function makeThumbnailRaw(input: Buffer | string, options: Omit<ThumbnailOptions, 'format' | 'quality'> = {}): Promise<RawImage> {
+export async function makeThumbnailRaw(
+  input: Buffer | string,
+  options: Omit<ThumbnailOptions, 'format' | 'quality'> = {},
+): Promise<RawImage> {
   const what = typeof input === 'string' ? input : 'image';
   try {
     const { data, info } = await thumbPipeline(input, options, false).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
@@ -137,7 +146,11 @@ export function autoThumbSize(n: number, plotWidth: number, plotHeight: number):
 class Canvas {
   readonly data: Buffer;
 
-  constructor(readonly width: number, readonly height: number, bg: Rgb) {
+  constructor(
+    readonly width: number,
+    readonly height: number,
+    bg: Rgb,
+  ) {
     this.data = Buffer.alloc(width * height * 3);
     for (let i = 0; i < this.data.length; i += 3) {
       this.data[i] = bg[0];
@@ -210,10 +223,17 @@ class Canvas {
 
 function checkRaw(img: RawImage, i: number): void {
   const ok =
-    Number.isInteger(img.width) && Number.isInteger(img.height) && img.width > 0 && img.height > 0 &&
-    (img.channels === 3 || img.channels === 4) && img.data.length === img.width * img.height * img.channels;
+    Number.isInteger(img.width) &&
+    Number.isInteger(img.height) &&
+    img.width > 0 &&
+    img.height > 0 &&
+    (img.channels === 3 || img.channels === 4) &&
+    img.data.length === img.width * img.height * img.channels;
   if (!ok) {
-    throw new ConvlensError('E_BAD_PIXELS', `thumbnail ${i}: ${img.data.length} bytes do not make a ${img.width}×${img.height}×${img.channels} image`);
+    throw new ConvlensError(
+      'E_BAD_PIXELS',
+      `thumbnail ${i}: ${img.data.length} bytes do not make a ${img.width}×${img.height}×${img.channels} image`,
+    );
   }
 }
 
@@ -223,8 +243,12 @@ async function prepare(source: ThumbnailSource, i: number, size: number): Promis
   if (input === null) return null;
   if (Buffer.isBuffer(input)) {
     try {
-      const { data, info } = await sharp(input).rotate().resize(size, size, { fit: 'inside' })
-        .toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+      const { data, info } = await sharp(input)
+        .rotate()
+        .resize(size, size, { fit: 'inside' })
+        .toColourspace('srgb')
+        .raw({ depth: 'uchar' })
+        .toBuffer({ resolveWithObject: true });
       return { data, width: info.width, height: info.height, channels: info.channels === 4 ? 4 : 3 };
     } catch (e) {
       throw imageError(e, `thumbnail ${i}`);
@@ -235,7 +259,9 @@ async function prepare(source: ThumbnailSource, i: number, size: number): Promis
   if (side === size) return input;
   if (side > size) return downscale(input, size);
   const { data, info } = await sharp(input.data, { raw: { width: input.width, height: input.height, channels: input.channels } })
-    .resize(size, size, { fit: 'inside' }).raw().toBuffer({ resolveWithObject: true });
+    .resize(size, size, { fit: 'inside' })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
   return { data, width: info.width, height: info.height, channels: input.channels };
 }
 
@@ -270,22 +296,35 @@ export async function thumbnailScatterPng(points: Matrix, source: ThumbnailSourc
   let top = margin;
   const titleParts: string[] = [];
   if (options.title) {
-    titleParts.push(text(W / 2, top, truncate(options.title, 1.4 * fs, W - 2 * margin), {
-      size: 1.4 * fs, anchor: 'middle', weight: 'bold', baseline: 'hanging', className: 'title',
-    }));
+    titleParts.push(
+      text(W / 2, top, truncate(options.title, 1.4 * fs, W - 2 * margin), {
+        size: 1.4 * fs,
+        anchor: 'middle',
+        weight: 'bold',
+        baseline: 'hanging',
+        className: 'title',
+      }),
+    );
     top += 1.4 * fs * 1.35;
   }
   if (options.subtitle) {
-    titleParts.push(text(W / 2, top, truncate(options.subtitle, fs, W - 2 * margin), {
-      size: fs, anchor: 'middle', baseline: 'hanging', fill: '#555555', className: 'subtitle',
-    }));
+    titleParts.push(
+      text(W / 2, top, truncate(options.subtitle, fs, W - 2 * margin), {
+        size: fs,
+        anchor: 'middle',
+        baseline: 'hanging',
+        fill: '#555555',
+        className: 'subtitle',
+      }),
+    );
     top += 1.5 * fs;
   }
   if (titleParts.length > 0) top += 0.5 * fs;
 
-  const legend = cats && (options.legend ?? true) && cats.entries.length > 0
-    ? layoutLegend(cats.entries, { fontSize: fs, maxWidth: 0.25 * W, maxHeight: H - top - margin, marker: 'square' })
-    : null;
+  const legend =
+    cats && (options.legend ?? true) && cats.entries.length > 0
+      ? layoutLegend(cats.entries, { fontSize: fs, maxWidth: 0.25 * W, maxHeight: H - top - margin, marker: 'square' })
+      : null;
   const plotW = W - 2 * margin - (legend ? legend.width + margin : 0);
   const plotH = H - top - margin;
   if (plotW < 16 || plotH < 16) throw new ConvlensError('E_USAGE', `thumbnail scatter: ${W}×${H} px leaves no room for the map`);

@@ -20,7 +20,14 @@
 import { allocator } from './parallel.js';
 
 /** Node record layout (Float64Array, stride 8). */
-const COM_X = 0, COM_Y = 1, WIDTH2 = 2, COUNT = 3, START = 4, END = 5, SKIP = 6, LEAF = 7;
+const COM_X = 0,
+  COM_Y = 1,
+  WIDTH2 = 2,
+  COUNT = 3,
+  START = 4,
+  END = 5,
+  SKIP = 6,
+  LEAF = 7;
 const STRIDE = 8;
 /** Cells holding this many points or fewer are leaves, handled point by point when not summarised. */
 const LEAF_SIZE = 4;
@@ -68,7 +75,10 @@ export class QuadTree {
   /** Rebuilds the tree for positions y (interleaved x, y per point, original order). */
   build(y: Float64Array): void {
     const n = this.n;
-    let minX = Infinity, minY = Infinity, maxX = -Infinity, maxY = -Infinity;
+    let minX = Infinity,
+      minY = Infinity,
+      maxX = -Infinity,
+      maxY = -Infinity;
     for (let i = 0; i < n; i++) {
       const px = y[2 * i]!;
       const py = y[2 * i + 1]!;
@@ -114,7 +124,10 @@ export class QuadTree {
     // after an even number of passes the sorted data is back in this.codes / this.orderTmp
     this.order.set(order);
     this.codes = codes;
-    const sx = this.sx, sy = this.sy, px = this.prefixX, py = this.prefixY;
+    const sx = this.sx,
+      sy = this.sy,
+      px = this.prefixX,
+      py = this.prefixY;
     for (let s = 0; s < n; s++) {
       const i = this.order[s]!;
       sx[s] = y[2 * i]!;
@@ -166,7 +179,8 @@ export class QuadTree {
       let lo = start;
       for (let quadrant = 0; quadrant < 4 && lo < end; quadrant++) {
         // first position whose digit exceeds this quadrant (codes are sorted)
-        let a = lo, z = end;
+        let a = lo,
+          z = end;
         while (a < z) {
           const mid = (a + z) >> 1;
           if (((codes[mid]! >>> shift) & 3) <= quadrant) a = mid + 1;

@@ -13,7 +13,12 @@ import { QuadTree } from './barnes-hut.js';
 import { Helper, allocator } from './parallel.js';
 
 /** Header (Float64Array) slots describing the current command. */
-const H_NODE_COUNT = 0, H_GROUP_COUNT = 1, H_THETA2 = 2, H_EXAGGERATION = 3, H_WITH_ERROR = 4, H_N = 5;
+const H_NODE_COUNT = 0,
+  H_GROUP_COUNT = 1,
+  H_THETA2 = 2,
+  H_EXAGGERATION = 3,
+  H_WITH_ERROR = 4,
+  H_N = 5;
 
 export interface GradientBuffers {
   header: Float64Array;
@@ -57,9 +62,13 @@ function groupKernel(
   const gb = group * 8;
   const gs = nodes[gb + 4]!;
   const ge = nodes[gb + 5]!;
-  let bx0 = Infinity, by0 = Infinity, bx1 = -Infinity, by1 = -Infinity;
+  let bx0 = Infinity,
+    by0 = Infinity,
+    bx1 = -Infinity,
+    by1 = -Infinity;
   for (let s = gs; s < ge; s++) {
-    const x = sx[s]!, y = sy[s]!;
+    const x = sx[s]!,
+      y = sy[s]!;
     if (x < bx0) bx0 = x;
     if (x > bx1) bx1 = x;
     if (y < by0) by0 = y;
@@ -110,7 +119,9 @@ function groupKernel(
   for (let s = gs; s < ge; s++) {
     const x = sx[s]!;
     const y = sy[s]!;
-    let fx = 0, fy = 0, q = 0;
+    let fx = 0,
+      fy = 0,
+      q = 0;
     for (let t = 0; t < len; t += 3) {
       const dx = x - list[t]!;
       const dy = y - list[t + 1]!;
@@ -137,13 +148,22 @@ function groupKernel(
  * threads never write the same one). With withError, klRow_i = 2 Σ_j>i p log(max(p, tiny)) − p log q,
  * so that KL = Σ_i klRow_i + Σp · log Z (sklearn's Σ p log(p / (q / Z)) over all ordered pairs).
  */
-function attractionKernel(b: GradientBuffers, attr: Float64Array, exaggeration: number, withError: boolean, from: number, to: number): void {
+function attractionKernel(
+  b: GradientBuffers,
+  attr: Float64Array,
+  exaggeration: number,
+  withError: boolean,
+  from: number,
+  to: number,
+): void {
   const { y, indptr, indices, values, klRow } = b;
   const tiny = 1.1754943508222875e-38;
   for (let i = from; i < to; i++) {
     const xi = y[2 * i]!;
     const yi = y[2 * i + 1]!;
-    let fx = 0, fy = 0, kl = 0;
+    let fx = 0,
+      fy = 0,
+      kl = 0;
     const end = indptr[i + 1]!;
     for (let e = indptr[i]!; e < end; e++) {
       const j = indices[e]!;
@@ -170,7 +190,12 @@ function workShare(thread: number, threads: number, b: GradientBuffers, scratch:
   const groupChunk = 16;
   const rowChunk = 512;
   const h = b.header;
-  const nodeCount = h[0]!, groupCount = h[1]!, theta2 = h[2]!, exaggeration = h[3]!, withError = h[4] !== 0, n = h[5]!;
+  const nodeCount = h[0]!,
+    groupCount = h[1]!,
+    theta2 = h[2]!,
+    exaggeration = h[3]!,
+    withError = h[4] !== 0,
+    n = h[5]!;
   for (let c = thread; c * groupChunk < groupCount; c += threads) {
     const end = Math.min(groupCount, (c + 1) * groupChunk);
     for (let g = c * groupChunk; g < end; g++) {
@@ -184,7 +209,7 @@ function workShare(thread: number, threads: number, b: GradientBuffers, scratch:
   }
   // chunk c of rows adds into accumulator c mod 2: with two threads each has its own
   for (let c = thread; c * rowChunk < n; c += threads) {
-    const attr = b.attr.subarray((c % 2) * 2 * n, (c % 2 + 1) * 2 * n);
+    const attr = b.attr.subarray((c % 2) * 2 * n, ((c % 2) + 1) * 2 * n);
     attractionKernel(b, attr, exaggeration, withError, c * rowChunk, Math.min(n, (c + 1) * rowChunk));
   }
 }

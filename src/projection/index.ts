@@ -12,14 +12,7 @@ import { UMAP, umapParams, type UMAPParams } from './umap.js';
 export { pca, pcaSteps, type PCAOptions, type PCAResult } from './pca.js';
 export { TSNE, tsneParams, type TSNEOptions, type TSNEParams, type TSNEProgress } from './tsne.js';
 export { UMAP, umapParams, type UMAPOptions, type UMAPParams, type UMAPProgress } from './umap.js';
-export {
-  knnAccuracy,
-  mapQuality,
-  neighbourhoodPreservation,
-  trustworthiness,
-  type MapQuality,
-  type MapQualityOptions,
-} from './metrics.js';
+export { knnAccuracy, mapQuality, neighbourhoodPreservation, trustworthiness, type MapQuality, type MapQualityOptions } from './metrics.js';
 export { gaussianClusters, type ClusterData } from './synthetic.js';
 
 export type ProjectionMethod = 'tsne' | 'umap' | 'pca';

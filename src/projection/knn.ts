@@ -43,7 +43,8 @@ function heapOffer(heapD: Float64Array, heapI: Int32Array, base: number, k: numb
     let c = l;
     const r = l + 1;
     if (r < k) {
-      const dr = heapD[base + r]!, dl = heapD[base + l]!;
+      const dr = heapD[base + r]!,
+        dl = heapD[base + l]!;
       if (dr > dl || (dr === dl && heapI[base + r]! > heapI[base + l]!)) c = r;
     }
     const cd = heapD[base + c]!;
@@ -58,8 +59,15 @@ function heapOffer(heapD: Float64Array, heapI: Int32Array, base: number, k: numb
 
 /** Row blocks [header[3], header[4]) of 4 rows against all later rows; every other chunk of 4 blocks. */
 function knnShare(thread: number, threads: number, b: KnnBuffers): void {
-  const n = b.header[0]!, d = b.header[1]!, k = b.header[2]!, first = b.header[3]!, end = b.header[4]!;
-  const x = b.data, norms = b.norms, heapD = b.heapD, heapI = b.heapI;
+  const n = b.header[0]!,
+    d = b.header[1]!,
+    k = b.header[2]!,
+    first = b.header[3]!,
+    end = b.header[4]!;
+  const x = b.data,
+    norms = b.norms,
+    heapD = b.heapD,
+    heapI = b.heapI;
   const h = thread * n * k;
   for (let chunk = first + 4 * thread; chunk < end; chunk += 4 * threads) {
     const chunkEnd = Math.min(end, chunk + 4);
@@ -78,24 +86,55 @@ function knnShare(thread: number, threads: number, b: KnnBuffers): void {
         }
       }
       if (rows < 4) continue;
-      const o0 = i * d, o1 = o0 + d, o2 = o1 + d, o3 = o2 + d;
-      const n0 = norms[i]!, n1 = norms[i + 1]!, n2 = norms[i + 2]!, n3 = norms[i + 3]!;
-      const b0 = h + i * k, b1 = b0 + k, b2 = b1 + k, b3 = b2 + k;
+      const o0 = i * d,
+        o1 = o0 + d,
+        o2 = o1 + d,
+        o3 = o2 + d;
+      const n0 = norms[i]!,
+        n1 = norms[i + 1]!,
+        n2 = norms[i + 2]!,
+        n3 = norms[i + 3]!;
+      const b0 = h + i * k,
+        b1 = b0 + k,
+        b2 = b1 + k,
+        b3 = b2 + k;
       let j = i + 4;
       for (; j + 3 <= n; j += 3) {
-        const p0 = j * d, p1 = p0 + d, p2 = p1 + d;
-        let s00 = 0, s01 = 0, s02 = 0, s10 = 0, s11 = 0, s12 = 0;
-        let s20 = 0, s21 = 0, s22 = 0, s30 = 0, s31 = 0, s32 = 0;
+        const p0 = j * d,
+          p1 = p0 + d,
+          p2 = p1 + d;
+        let s00 = 0,
+          s01 = 0,
+          s02 = 0,
+          s10 = 0,
+          s11 = 0,
+          s12 = 0;
+        let s20 = 0,
+          s21 = 0,
+          s22 = 0,
+          s30 = 0,
+          s31 = 0,
+          s32 = 0;
         for (let t = 0; t < d; t++) {
-          const u = x[p0 + t]!, v = x[p1 + t]!, w = x[p2 + t]!;
+          const u = x[p0 + t]!,
+            v = x[p1 + t]!,
+            w = x[p2 + t]!;
           let z = x[o0 + t]!;
-          s00 += z * u; s01 += z * v; s02 += z * w;
+          s00 += z * u;
+          s01 += z * v;
+          s02 += z * w;
           z = x[o1 + t]!;
-          s10 += z * u; s11 += z * v; s12 += z * w;
+          s10 += z * u;
+          s11 += z * v;
+          s12 += z * w;
           z = x[o2 + t]!;
-          s20 += z * u; s21 += z * v; s22 += z * w;
+          s20 += z * u;
+          s21 += z * v;
+          s22 += z * w;
           z = x[o3 + t]!;
-          s30 += z * u; s31 += z * v; s32 += z * w;
+          s30 += z * u;
+          s31 += z * v;
+          s32 += z * w;
         }
         for (let c = 0; c < 3; c++) {
           const jc = j + c;
@@ -122,7 +161,10 @@ function knnShare(thread: number, threads: number, b: KnnBuffers): void {
       }
       for (; j < n; j++) {
         const p0 = j * d;
-        let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        let s0 = 0,
+          s1 = 0,
+          s2 = 0,
+          s3 = 0;
         for (let t = 0; t < d; t++) {
           const u = x[p0 + t]!;
           s0 += x[o0 + t]! * u;
@@ -153,7 +195,13 @@ function knnShare(thread: number, threads: number, b: KnnBuffers): void {
  * data: n×d row-major. Yields now and then; returns the neighbours of every row (itself excluded).
  * threads: 'auto' = two from THREADED_FROM rows on, when the machine has two cores.
  */
-export function* exactKnnSteps(data: Float64Array, n: number, d: number, k: number, threads: number | 'auto' = 'auto'): Generator<void, Neighbours> {
+export function* exactKnnSteps(
+  data: Float64Array,
+  n: number,
+  d: number,
+  k: number,
+  threads: number | 'auto' = 'auto',
+): Generator<void, Neighbours> {
   if (k < 1 || k >= n) throw new RangeError(`exactKnn: k must be in [1, ${n - 1}] (got ${k})`);
   const t = threads === 'auto' ? (n >= THREADED_FROM ? defaultThreads() : 1) : threads;
   const alloc = allocator(t > 1);
@@ -174,7 +222,7 @@ export function* exactKnnSteps(data: Float64Array, n: number, d: number, k: numb
   try {
     const blocks = Math.ceil(n / 4);
     b.header.set([n, d, k]);
-    for (let first = 0; first < blocks; ) {
+    for (let first = 0; first < blocks;) {
       // about WORK_PER_STEP per step: block i costs (n − 4i)·d
       let end = first;
       for (let work = 0; end < blocks && work < WORK_PER_STEP * t; end++) work += 4 * (n - 4 * end) * d;

@@ -102,7 +102,8 @@ export function mapQuality(high: Matrix, low: Matrix, options: MapQualityOptions
 export function knnAccuracy(low: Matrix, labels: ArrayLike<string | number>, k = 5): number {
   const n = low.rows;
   if (labels.length !== n) throw new ConvlensError('E_USAGE', `k-NN accuracy: ${n} points but ${labels.length} labels`);
-  if (!Number.isInteger(k) || k < 1 || k >= n) throw new ConvlensError('E_USAGE', `k-NN accuracy: k must be an integer from 1 to ${n - 1} (got ${k})`);
+  if (!Number.isInteger(k) || k < 1 || k >= n)
+    throw new ConvlensError('E_USAGE', `k-NN accuracy: k must be an integer from 1 to ${n - 1} (got ${k})`);
   const nbr = new Int32Array(k);
   const scratch = new Float64Array(k);
   let correct = 0;
@@ -132,7 +133,8 @@ export function knnAccuracy(low: Matrix, labels: ArrayLike<string | number>, k =
 
 function sampleQueries(n: number, sample: number | undefined, seed: number): Int32Array {
   if (sample === undefined || sample >= n) return Int32Array.from({ length: n }, (_, i) => i);
-  if (!Number.isInteger(sample) || sample < 1) throw new ConvlensError('E_USAGE', `map quality: sample must be a positive integer (got ${sample})`);
+  if (!Number.isInteger(sample) || sample < 1)
+    throw new ConvlensError('E_USAGE', `map quality: sample must be a positive integer (got ${sample})`);
   const all = Array.from({ length: n }, (_, i) => i);
   return Int32Array.from(new Random(seed).shuffle(all).slice(0, sample)).sort();
 }
@@ -144,10 +146,16 @@ function squaredDistances(x: Float32Array, d: number, norms: Float64Array, rows:
   const r1 = rows[Math.min(1, rows.length - 1)]!;
   const r2 = rows[Math.min(2, rows.length - 1)]!;
   const r3 = rows[Math.min(3, rows.length - 1)]!;
-  const o0 = r0 * d, o1 = r1 * d, o2 = r2 * d, o3 = r3 * d;
+  const o0 = r0 * d,
+    o1 = r1 * d,
+    o2 = r2 * d,
+    o3 = r3 * d;
   for (let j = 0; j < n; j++) {
     const oj = j * d;
-    let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    let s0 = 0,
+      s1 = 0,
+      s2 = 0,
+      s3 = 0;
     for (let c = 0; c < d; c++) {
       const v = x[oj + c]!;
       s0 += x[o0 + c]! * v;

@@ -14,7 +14,10 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 
 /** Control (Int32Array) slots: command number (-1 = quit), last command finished, failed, started. */
-const C_COMMAND = 0, C_DONE = 1, C_FAILED = 2, C_STARTED = 3;
+const C_COMMAND = 0,
+  C_DONE = 1,
+  C_FAILED = 2,
+  C_STARTED = 3;
 /** A worker that has not started in this long (its source did not even load) is given up. */
 const START_TIMEOUT_MS = 15_000;
 /** A started worker that has not finished a command in this long is given up. */

@@ -167,43 +167,93 @@ function blockTimesBasis(xb: Float64Array, d: number, qt: Float64Array, w: numbe
       const qa = j * d;
       const qb = qa + d;
       const qc = qb + d;
-      let s00 = 0, s01 = 0, s02 = 0, s10 = 0, s11 = 0, s12 = 0;
-      let s20 = 0, s21 = 0, s22 = 0, s30 = 0, s31 = 0, s32 = 0;
+      let s00 = 0,
+        s01 = 0,
+        s02 = 0,
+        s10 = 0,
+        s11 = 0,
+        s12 = 0;
+      let s20 = 0,
+        s21 = 0,
+        s22 = 0,
+        s30 = 0,
+        s31 = 0,
+        s32 = 0;
       for (let c = 0; c < d; c++) {
         const a = qt[qa + c]!;
         const b = qt[qb + c]!;
         const e = qt[qc + c]!;
         let x = xb[o0 + c]!;
-        s00 += x * a; s01 += x * b; s02 += x * e;
+        s00 += x * a;
+        s01 += x * b;
+        s02 += x * e;
         x = xb[o1 + c]!;
-        s10 += x * a; s11 += x * b; s12 += x * e;
+        s10 += x * a;
+        s11 += x * b;
+        s12 += x * e;
         x = xb[o2 + c]!;
-        s20 += x * a; s21 += x * b; s22 += x * e;
+        s20 += x * a;
+        s21 += x * b;
+        s22 += x * e;
         x = xb[o3 + c]!;
-        s30 += x * a; s31 += x * b; s32 += x * e;
+        s30 += x * a;
+        s31 += x * b;
+        s32 += x * e;
       }
       const y = r * w + j;
-      yb[y] = s00; yb[y + 1] = s01; yb[y + 2] = s02;
-      yb[y + w] = s10; yb[y + w + 1] = s11; yb[y + w + 2] = s12;
-      yb[y + 2 * w] = s20; yb[y + 2 * w + 1] = s21; yb[y + 2 * w + 2] = s22;
-      yb[y + 3 * w] = s30; yb[y + 3 * w + 1] = s31; yb[y + 3 * w + 2] = s32;
+      yb[y] = s00;
+      yb[y + 1] = s01;
+      yb[y + 2] = s02;
+      yb[y + w] = s10;
+      yb[y + w + 1] = s11;
+      yb[y + w + 2] = s12;
+      yb[y + 2 * w] = s20;
+      yb[y + 2 * w + 1] = s21;
+      yb[y + 2 * w + 2] = s22;
+      yb[y + 3 * w] = s30;
+      yb[y + 3 * w + 1] = s31;
+      yb[y + 3 * w + 2] = s32;
     }
   }
 }
 
 /** zt (w×d) += ybᵀ · xb: two basis vectors per pass over the 8 block rows (w is even). */
 function accumulateTransposed(xb: Float64Array, d: number, yb: Float64Array, w: number, zt: Float64Array): void {
-  const o1 = d, o2 = 2 * d, o3 = 3 * d, o4 = 4 * d, o5 = 5 * d, o6 = 6 * d, o7 = 7 * d;
+  const o1 = d,
+    o2 = 2 * d,
+    o3 = 3 * d,
+    o4 = 4 * d,
+    o5 = 5 * d,
+    o6 = 6 * d,
+    o7 = 7 * d;
   for (let j = 0; j < w; j += 2) {
-    const y0 = yb[j]!, y1 = yb[w + j]!, y2 = yb[2 * w + j]!, y3 = yb[3 * w + j]!;
-    const y4 = yb[4 * w + j]!, y5 = yb[5 * w + j]!, y6 = yb[6 * w + j]!, y7 = yb[7 * w + j]!;
-    const u0 = yb[j + 1]!, u1 = yb[w + j + 1]!, u2 = yb[2 * w + j + 1]!, u3 = yb[3 * w + j + 1]!;
-    const u4 = yb[4 * w + j + 1]!, u5 = yb[5 * w + j + 1]!, u6 = yb[6 * w + j + 1]!, u7 = yb[7 * w + j + 1]!;
+    const y0 = yb[j]!,
+      y1 = yb[w + j]!,
+      y2 = yb[2 * w + j]!,
+      y3 = yb[3 * w + j]!;
+    const y4 = yb[4 * w + j]!,
+      y5 = yb[5 * w + j]!,
+      y6 = yb[6 * w + j]!,
+      y7 = yb[7 * w + j]!;
+    const u0 = yb[j + 1]!,
+      u1 = yb[w + j + 1]!,
+      u2 = yb[2 * w + j + 1]!,
+      u3 = yb[3 * w + j + 1]!;
+    const u4 = yb[4 * w + j + 1]!,
+      u5 = yb[5 * w + j + 1]!,
+      u6 = yb[6 * w + j + 1]!,
+      u7 = yb[7 * w + j + 1]!;
     const za = j * d;
     const zb = za + d;
     for (let c = 0; c < d; c++) {
-      const a0 = xb[c]!, a1 = xb[o1 + c]!, a2 = xb[o2 + c]!, a3 = xb[o3 + c]!;
-      const a4 = xb[o4 + c]!, a5 = xb[o5 + c]!, a6 = xb[o6 + c]!, a7 = xb[o7 + c]!;
+      const a0 = xb[c]!,
+        a1 = xb[o1 + c]!,
+        a2 = xb[o2 + c]!,
+        a3 = xb[o3 + c]!;
+      const a4 = xb[o4 + c]!,
+        a5 = xb[o5 + c]!,
+        a6 = xb[o6 + c]!,
+        a7 = xb[o7 + c]!;
       zt[za + c]! += y0 * a0 + y1 * a1 + y2 * a2 + y3 * a3 + y4 * a4 + y5 * a5 + y6 * a6 + y7 * a7;
       zt[zb + c]! += u0 * a0 + u1 * a1 + u2 * a2 + u3 * a3 + u4 * a4 + u5 * a5 + u6 * a6 + u7 * a7;
     }
@@ -227,16 +277,22 @@ interface PassBuffers {
  * and their order are the same with one thread or two.
  */
 function passShare(thread: number, threads: number, b: PassBuffers, scratch: { xb?: Float64Array; yb?: Float64Array }): void {
-  const n = b.header[0]!, d = b.header[1]!, w = b.header[2]!, first = b.header[3]!, end = b.header[4]!, storeY = b.header[5] !== 0;
+  const n = b.header[0]!,
+    d = b.header[1]!,
+    w = b.header[2]!,
+    first = b.header[3]!,
+    end = b.header[4]!,
+    storeY = b.header[5] !== 0;
   if (scratch.xb === undefined || scratch.xb.length !== 8 * d) scratch.xb = new Float64Array(8 * d);
   if (scratch.yb === undefined || scratch.yb.length !== 8 * w) scratch.yb = new Float64Array(8 * w);
-  const xb = scratch.xb, yb = scratch.yb;
+  const xb = scratch.xb,
+    yb = scratch.yb;
   for (let block = first; block < end; block++) {
     const chunk = Math.floor(block / 16);
     if (chunk % threads !== thread) continue;
     const count = loadBlock(b.data, n, d, b.mean, 8 * block, xb);
     blockTimesBasis(xb, d, b.qt, w, yb);
-    accumulateTransposed(xb, d, yb, w, b.zt.subarray((chunk % 2) * w * d, (chunk % 2 + 1) * w * d));
+    accumulateTransposed(xb, d, yb, w, b.zt.subarray((chunk % 2) * w * d, ((chunk % 2) + 1) * w * d));
     if (storeY) b.y.set(yb.subarray(0, count * w), 8 * block * w);
   }
 }
@@ -244,7 +300,10 @@ function passShare(thread: number, threads: number, b: PassBuffers, scratch: { x
 /** Rows [sorted seeded subset] of m, copied. */
 function sampleOf(m: Matrix, count: number, random: Random): Float32Array {
   const d = m.cols;
-  const picked = random.shuffle(Array.from({ length: m.rows }, (_, i) => i)).slice(0, count).sort((a, b) => a - b);
+  const picked = random
+    .shuffle(Array.from({ length: m.rows }, (_, i) => i))
+    .slice(0, count)
+    .sort((a, b) => a - b);
   const out = new Float32Array(count * d);
   picked.forEach((r, i) => out.set(m.data.subarray(r * d, (r + 1) * d), i * d));
   return out;
@@ -254,7 +313,15 @@ function sampleOf(m: Matrix, count: number, random: Random): Float32Array {
 const THREADED_FROM_VALUES = 4e6;
 
 /** Shared copies (when threaded) of the rows a set of passes reads, and their buffers. */
-function passBuffers(data: Float32Array, n: number, d: number, w: number, mean: Float32Array, threads: number, withY: boolean): PassBuffers {
+function passBuffers(
+  data: Float32Array,
+  n: number,
+  d: number,
+  w: number,
+  mean: Float32Array,
+  threads: number,
+  withY: boolean,
+): PassBuffers {
   const alloc = allocator(threads > 1);
   let rows = data;
   if (threads > 1) {
@@ -275,7 +342,16 @@ function passBuffers(data: Float32Array, n: number, d: number, w: number, mean: 
 }
 
 /** One pass z = Xcᵀ·(Xc·Qᵀ) over the rows of b (storing y = Xc·Qᵀ when asked); z into zt. */
-function* pass(helper: Helper<PassBuffers>, b: PassBuffers, n: number, d: number, w: number, qt: Float64Array, storeY: boolean, zt: Float64Array) {
+function* pass(
+  helper: Helper<PassBuffers>,
+  b: PassBuffers,
+  n: number,
+  d: number,
+  w: number,
+  qt: Float64Array,
+  storeY: boolean,
+  zt: Float64Array,
+) {
   const blocks = Math.ceil(n / 8);
   const blocksPerStep = Math.max(1, Math.floor((WORK_PER_STEP * (helper.threaded ? 2 : 1)) / (16 * d * w)));
   b.qt.set(qt);

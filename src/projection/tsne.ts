@@ -103,7 +103,8 @@ export function tsneParams(options: TSNEOptions = {}): TSNEParams {
   positive('perplexity', p.perplexity);
   positive('earlyExaggeration', p.earlyExaggeration);
   if (p.learningRate !== 'auto') positive('learningRate', p.learningRate);
-  if (!Number.isInteger(p.nIter) || p.nIter < 1) throw new ConvlensError('E_USAGE', `t-SNE: nIter must be a positive integer (got ${p.nIter})`);
+  if (!Number.isInteger(p.nIter) || p.nIter < 1)
+    throw new ConvlensError('E_USAGE', `t-SNE: nIter must be a positive integer (got ${p.nIter})`);
   if (!Number.isInteger(p.explorationIter) || p.explorationIter < 0 || p.explorationIter > p.nIter) {
     throw new ConvlensError('E_USAGE', `t-SNE: explorationIter must be an integer from 0 to nIter (got ${p.explorationIter})`);
   }
@@ -111,7 +112,8 @@ export function tsneParams(options: TSNEOptions = {}): TSNEParams {
   if (!Number.isInteger(p.pcaComponents) || p.pcaComponents < 0) {
     throw new ConvlensError('E_USAGE', `t-SNE: pcaComponents must be a non-negative integer (got ${p.pcaComponents})`);
   }
-  if (p.init !== 'pca' && p.init !== 'random') throw new ConvlensError('E_USAGE', `t-SNE: init must be 'pca' or 'random' (got ${String(p.init)})`);
+  if (p.init !== 'pca' && p.init !== 'random')
+    throw new ConvlensError('E_USAGE', `t-SNE: init must be 'pca' or 'random' (got ${String(p.init)})`);
   if (!Number.isInteger(p.seed)) throw new ConvlensError('E_USAGE', `t-SNE: seed must be an integer (got ${p.seed})`);
   return p;
 }
@@ -242,10 +244,12 @@ export class TSNE {
     const { perplexity, pcaComponents, seed } = this.params;
     const n = m.rows;
     if (n < 2) throw new ConvlensError('E_USAGE', `t-SNE: needs at least 2 points (got ${n})`);
-    if (perplexity >= n) throw new ConvlensError('E_USAGE', `t-SNE: perplexity (${perplexity}) must be less than the number of points (${n})`);
+    if (perplexity >= n)
+      throw new ConvlensError('E_USAGE', `t-SNE: perplexity (${perplexity}) must be less than the number of points (${n})`);
     if (m.cols < 1) throw new ConvlensError('E_USAGE', 't-SNE: the data has no columns');
     for (let i = 0; i < m.data.length; i++) {
-      if (!Number.isFinite(m.data[i]!)) throw new ConvlensError('E_BAD_INPUT', `t-SNE: row ${Math.floor(i / m.cols)} has a non-finite value`);
+      if (!Number.isFinite(m.data[i]!))
+        throw new ConvlensError('E_BAD_INPUT', `t-SNE: row ${Math.floor(i / m.cols)} has a non-finite value`);
     }
     this.reset();
     const t = this.timings;
@@ -257,9 +261,10 @@ export class TSNE {
       mark = now;
       return seconds;
     };
-    const reduced = pcaComponents > 0 && m.cols > pcaComponents && n > pcaComponents
-      ? (yield* pcaSteps(m, { nComponents: pcaComponents, seed, threads: this.threads === 1 ? 1 : 'auto', ...REDUCTION })).coords
-      : m;
+    const reduced =
+      pcaComponents > 0 && m.cols > pcaComponents && n > pcaComponents
+        ? (yield* pcaSteps(m, { nComponents: pcaComponents, seed, threads: this.threads === 1 ? 1 : 'auto', ...REDUCTION })).coords
+        : m;
     t.pca = lap();
     const x = Float64Array.from(reduced.data);
     const k = Math.min(n - 1, Math.floor(3 * perplexity + 1));

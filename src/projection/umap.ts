@@ -48,10 +48,12 @@ export function umapParams(options: UMAPOptions = {}): UMAPParams {
     pcaComponents: options.pcaComponents ?? 50,
     seed: options.seed ?? 42,
   };
-  if (!Number.isInteger(p.nNeighbors) || p.nNeighbors < 2) throw new ConvlensError('E_USAGE', `UMAP: nNeighbors must be an integer ≥ 2 (got ${p.nNeighbors})`);
+  if (!Number.isInteger(p.nNeighbors) || p.nNeighbors < 2)
+    throw new ConvlensError('E_USAGE', `UMAP: nNeighbors must be an integer ≥ 2 (got ${p.nNeighbors})`);
   if (!(p.minDist >= 0)) throw new ConvlensError('E_USAGE', `UMAP: minDist must be ≥ 0 (got ${p.minDist})`);
   if (!(p.spread > 0)) throw new ConvlensError('E_USAGE', `UMAP: spread must be positive (got ${p.spread})`);
-  if (!Number.isInteger(p.nEpochs) || p.nEpochs < 0) throw new ConvlensError('E_USAGE', `UMAP: nEpochs must be a non-negative integer (got ${p.nEpochs})`);
+  if (!Number.isInteger(p.nEpochs) || p.nEpochs < 0)
+    throw new ConvlensError('E_USAGE', `UMAP: nEpochs must be a non-negative integer (got ${p.nEpochs})`);
   if (!Number.isInteger(p.pcaComponents) || p.pcaComponents < 0) {
     throw new ConvlensError('E_USAGE', `UMAP: pcaComponents must be a non-negative integer (got ${p.pcaComponents})`);
   }
@@ -118,7 +120,7 @@ export class UMAP {
   private *fitSteps(m: Matrix): Generator<number | void, true> {
     yield* this.prepare(m);
     const umap = this.umap!;
-    for (let epoch = 0; epoch < this.epochs; ) {
+    for (let epoch = 0; epoch < this.epochs;) {
       epoch = umap.step();
       yield epoch;
     }
@@ -129,13 +131,16 @@ export class UMAP {
     const { nNeighbors, minDist, spread, nEpochs, pcaComponents, seed } = this.params;
     const n = m.rows;
     this.umap = null;
-    if (n <= nNeighbors) throw new ConvlensError('E_USAGE', `UMAP: nNeighbors (${nNeighbors}) must be less than the number of points (${n})`);
+    if (n <= nNeighbors)
+      throw new ConvlensError('E_USAGE', `UMAP: nNeighbors (${nNeighbors}) must be less than the number of points (${n})`);
     for (let i = 0; i < m.data.length; i++) {
-      if (!Number.isFinite(m.data[i]!)) throw new ConvlensError('E_BAD_INPUT', `UMAP: row ${Math.floor(i / m.cols)} has a non-finite value`);
+      if (!Number.isFinite(m.data[i]!))
+        throw new ConvlensError('E_BAD_INPUT', `UMAP: row ${Math.floor(i / m.cols)} has a non-finite value`);
     }
-    const reduced = pcaComponents > 0 && m.cols > pcaComponents && n > pcaComponents
-      ? (yield* pcaSteps(m, { nComponents: pcaComponents, seed, ...REDUCTION })).coords
-      : m;
+    const reduced =
+      pcaComponents > 0 && m.cols > pcaComponents && n > pcaComponents
+        ? (yield* pcaSteps(m, { nComponents: pcaComponents, seed, ...REDUCTION })).coords
+        : m;
     const d = reduced.cols;
     const nn = yield* exactKnnSteps(Float64Array.from(reduced.data), n, d, nNeighbors - 1);
     // umap-js expects the point itself first (distance 0) and Euclidean, not squared, distances

@@ -91,7 +91,8 @@ export async function duplicateGroups(m: Matrix, opts: DuplicateOptions = {}): P
   const t = opts.minSimilarity ?? 0.95;
   if (!(t > 0 && t <= 1)) throw new ConvlensError('E_USAGE', `minSimilarity must be in (0, 1] (got ${t})`);
   const neighbors = opts.neighbors ?? 16;
-  if (!(Number.isInteger(neighbors) && neighbors > 0)) throw new ConvlensError('E_USAGE', `neighbors must be a positive integer (got ${neighbors})`);
+  if (!(Number.isInteger(neighbors) && neighbors > 0))
+    throw new ConvlensError('E_USAGE', `neighbors must be a positive integer (got ${neighbors})`);
   const method = opts.method ?? 'auto';
   if (method !== 'exact' && method !== 'hnsw' && method !== 'auto') {
     throw new ConvlensError('E_USAGE', `method must be exact, hnsw or auto (got ${String(method)})`);
@@ -106,7 +107,13 @@ export async function duplicateGroups(m: Matrix, opts: DuplicateOptions = {}): P
   return uf.groups();
 }
 
-async function exactPairs(m: Matrix, t: number, threads: number, link: (a: number, b: number) => void, onProgress?: (done: number, total: number) => void): Promise<void> {
+async function exactPairs(
+  m: Matrix,
+  t: number,
+  threads: number,
+  link: (a: number, b: number) => void,
+  onProgress?: (done: number, total: number) => void,
+): Promise<void> {
   const { rows: n, cols: d } = m;
   if (n < 2) return;
   // float32 products may be low by this fraction of ‖a‖‖b‖: the in-graph test uses a lowered threshold
@@ -151,7 +158,12 @@ async function hnswPairs(
 ): Promise<void> {
   const n = m.rows;
   // progress: the build is the first half of the work, the searches the second
-  const index = await HnswIndex.build(m, { metric: 'cosine', quantization: 'f16', threads, onProgress: (done) => onProgress?.(done, 2 * n) });
+  const index = await HnswIndex.build(m, {
+    metric: 'cosine',
+    quantization: 'f16',
+    threads,
+    onProgress: (done) => onProgress?.(done, 2 * n),
+  });
   const step = 4096;
   // f16 scores are close to the float32 ones; a lowered bar lets pairs at the threshold through to the float64 check
   const minSimilarity = t - 0.01;

@@ -283,7 +283,13 @@ export class ExactIndex {
   }
 
   /** Exact float64 keys of candidate rows that pass the query, best first, at most `limit`. */
-  private rescoreKeys(q: Float32Array, qq: number, rows: ArrayLike<number>, excluded: Set<number>, rq: ResolvedQuery): { key: number; row: number }[] {
+  private rescoreKeys(
+    q: Float32Array,
+    qq: number,
+    rows: ArrayLike<number>,
+    excluded: Set<number>,
+    rq: ResolvedQuery,
+  ): { key: number; row: number }[] {
     const scored: { key: number; row: number }[] = [];
     for (let c = 0; c < rows.length; c++) {
       const row = rows[c]!;

@@ -260,13 +260,17 @@ interface Header {
 
 /** Validate a usearch 2.x dense index file end to end (layout: vectors, 64-byte head, graph). */
 function readHeader(path: string): Header {
-  const bad = (why: string): ConvlensError => new ConvlensError('E_BAD_INPUT', `${path}: not a convlens HNSW index (${why})`, { file: path });
+  const bad = (why: string): ConvlensError =>
+    new ConvlensError('E_BAD_INPUT', `${path}: not a convlens HNSW index (${why})`, { file: path });
   let fd: number;
   try {
     fd = openSync(path, 'r');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new ConvlensError(code === 'ENOENT' ? 'E_NOT_FOUND' : 'E_PERMISSION', `${path}: cannot open the HNSW index`, { file: path, cause: e });
+    throw new ConvlensError(code === 'ENOENT' ? 'E_NOT_FOUND' : 'E_PERMISSION', `${path}: cannot open the HNSW index`, {
+      file: path,
+      cause: e,
+    });
   }
   try {
     const fileSize = statSync(path).size;

@@ -31,7 +31,13 @@ export function graphModel(spec: GraphSpec): Uint8Array {
     opsetVersion: 17,
     graph: {
       name: 'search',
-      nodes: spec.nodes.map((n, i) => ({ opType: n.op, name: `${n.op.toLowerCase()}_${i}`, inputs: n.inputs, outputs: n.outputs, attributes: n.attributes ?? {} })),
+      nodes: spec.nodes.map((n, i) => ({
+        opType: n.op,
+        name: `${n.op.toLowerCase()}_${i}`,
+        inputs: n.inputs,
+        outputs: n.outputs,
+        attributes: n.attributes ?? {},
+      })),
       initializers: [],
       inputs: spec.inputs.map(valueInfo),
       outputs: spec.outputs.map(valueInfo),
@@ -121,7 +127,14 @@ export function blockRows(outputCols: number): number {
  * Dot products of `q` (b×d, row-major) with every row of `x` (n×d): a b×n Float32Array.
  * `threads` 0 lets ORT use every core.
  */
-export async function dotProducts(q: Float32Array, b: number, x: Float32Array, n: number, d: number, threads: number): Promise<Float32Array> {
+export async function dotProducts(
+  q: Float32Array,
+  b: number,
+  x: Float32Array,
+  n: number,
+  d: number,
+  threads: number,
+): Promise<Float32Array> {
   if (b === 0 || n === 0) return new Float32Array(b * n);
   const s = await session('gemm', threads);
   const out = await s.run({ Q: tensor(q, [b, d]), X: tensor(x, [n, d]) });
@@ -129,7 +142,15 @@ export async function dotProducts(q: Float32Array, b: number, x: Float32Array, n
 }
 
 /** A · Wᵀ + c for A (b×k) and W (n×k): a b×n Float32Array. */
-export async function affine(a: Float32Array, b: number, w: Float32Array, n: number, k: number, c: Float32Array, threads: number): Promise<Float32Array> {
+export async function affine(
+  a: Float32Array,
+  b: number,
+  w: Float32Array,
+  n: number,
+  k: number,
+  c: Float32Array,
+  threads: number,
+): Promise<Float32Array> {
   const s = await session('affine', threads);
   const out = await s.run({ A: tensor(a, [b, k]), W: tensor(w, [n, k]), C: tensor(c, [n]) });
   return out.Y!.data as Float32Array;

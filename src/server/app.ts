@@ -101,7 +101,10 @@ export async function createServer(options: ServerOptions): Promise<ConvlensServ
     bodyLimit: 4 * 1024 * 1024,
     // malformed URLs and the like are answered in our JSON shape too
     frameworkErrors: (error, _req, reply) => {
-      void (reply as FastifyReply).code(400).type('application/json; charset=utf-8').send({ error: { code: 'E_USAGE', message: error.message.split('\n')[0] } });
+      void (reply as FastifyReply)
+        .code(400)
+        .type('application/json; charset=utf-8')
+        .send({ error: { code: 'E_USAGE', message: error.message.split('\n')[0] } });
     },
   });
 
@@ -130,7 +133,10 @@ export async function createServer(options: ServerOptions): Promise<ConvlensServ
     reply.header('referrer-policy', 'no-referrer');
     reply.header('x-frame-options', 'DENY');
     if (!reply.hasHeader('content-security-policy')) {
-      reply.header('content-security-policy', "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'");
+      reply.header(
+        'content-security-policy',
+        "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+      );
     }
     return payload;
   });
@@ -138,7 +144,9 @@ export async function createServer(options: ServerOptions): Promise<ConvlensServ
   // JSON bodies and multipart uploads only: a plain-text POST (what a cross-site form can send) is refused
   app.removeContentTypeParser('text/plain');
   app.setErrorHandler((error, _req, reply) => sendError(reply, error, logInternal));
-  app.setNotFoundHandler((req, reply) => sendError(reply, notFound(`no such route: ${req.method} ${req.url.split('?')[0]!.slice(0, 200)}`), logInternal));
+  app.setNotFoundHandler((req, reply) =>
+    sendError(reply, notFound(`no such route: ${req.method} ${req.url.split('?')[0]!.slice(0, 200)}`), logInternal),
+  );
 
   await app.register(multipart, { limits: { fileSize: maxUploadBytes, files: 1, fields: 10, parts: 20, fieldSize: 10_000 } });
   registerImageRoutes(app, context);
@@ -147,7 +155,15 @@ export async function createServer(options: ServerOptions): Promise<ConvlensServ
 
   const webDir = options.webDir === undefined ? defaultWebDir() : options.webDir === null ? null : resolve(options.webDir);
   if (webDir !== null && existsSync(join(webDir, 'index.html'))) {
-    await app.register(fastifyStatic, { root: webDir, prefix: '/', index: 'index.html', dotfiles: 'deny', wildcard: true, cacheControl: true, maxAge: 0 });
+    await app.register(fastifyStatic, {
+      root: webDir,
+      prefix: '/',
+      index: 'index.html',
+      dotfiles: 'deny',
+      wildcard: true,
+      cacheControl: true,
+      maxAge: 0,
+    });
   } else {
     app.get('/', async (_req, reply) =>
       reply.type('text/plain; charset=utf-8').send('convlens: the web app is not built (run "npm run build"); the API is under /api/\n'),
@@ -166,7 +182,8 @@ export async function createServer(options: ServerOptions): Promise<ConvlensServ
         const code = (e as NodeJS.ErrnoException).code;
         if (code === 'EADDRINUSE') throw new ConvlensError('E_USAGE', `port ${port} is in use (choose another with --port)`);
         if (code === 'EACCES') throw new ConvlensError('E_USAGE', `not allowed to listen on port ${port} (choose one above 1023)`);
-        if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') throw new ConvlensError('E_USAGE', `cannot listen on ${host} (not an address of this machine)`);
+        if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND')
+          throw new ConvlensError('E_USAGE', `cannot listen on ${host} (not an address of this machine)`);
         throw e;
       }
       const addr = app.server.address();

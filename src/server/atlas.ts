@@ -57,7 +57,8 @@ export async function buildAtlas(store: Store, ids?: ArrayLike<number>, options:
   const n = list.length;
   const maxSize = options.maxSize ?? 4096;
   const tile = options.tile ?? autoTileSize(n, maxSize);
-  if (!Number.isInteger(tile) || tile < 8 || tile > 256 || tile > maxSize) throw new ConvlensError('E_USAGE', `atlas tile must be an integer in 8..256 (got ${tile})`);
+  if (!Number.isInteger(tile) || tile < 8 || tile > 256 || tile > maxSize)
+    throw new ConvlensError('E_USAGE', `atlas tile must be an integer in 8..256 (got ${tile})`);
   const columns = Math.floor(maxSize / tile);
   const perPage = columns * columns;
   const colors = new Uint32Array(n);
@@ -81,7 +82,11 @@ export async function buildAtlas(store: Store, ids?: ArrayLike<number>, options:
         const x0 = (i % columns) * tile;
         const y0 = Math.floor(i / columns) * tile;
         let raw: Uint8Array | null = null;
-        if (thumb) raw = await makeThumbnailRaw(thumb, { size: tile, fit: 'contain' }).then((r) => r.data, () => null);
+        if (thumb)
+          raw = await makeThumbnailRaw(thumb, { size: tile, fit: 'contain' }).then(
+            (r) => r.data,
+            () => null,
+          );
         // an image without a readable thumbnail still shows, as a grey square
         colors[t] = raw ? blit(raw, tile, canvas, width, x0, y0) : fill(NO_THUMB_COLOR, tile, canvas, width, x0, y0);
         done++;
@@ -89,7 +94,9 @@ export async function buildAtlas(store: Store, ids?: ArrayLike<number>, options:
       }
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
-    const data = await sharp(canvas, { raw: { width, height, channels: 4 } }).webp({ quality: options.quality ?? 80, alphaQuality: 60 }).toBuffer();
+    const data = await sharp(canvas, { raw: { width, height, channels: 4 } })
+      .webp({ quality: options.quality ?? 80, alphaQuality: 60 })
+      .toBuffer();
     pages.push({ width, height, count, data, mime: 'image/webp' });
   }
   options.onProgress?.(n, n);
@@ -104,7 +111,10 @@ function fill(rgb: number, tile: number, page: Buffer, pageWidth: number, x0: nu
 
 /** Copy a tile×tile RGBA tile into the page; returns its alpha-weighted mean colour. */
 function blit(src: Uint8Array, tile: number, page: Buffer, pageWidth: number, x0: number, y0: number): number {
-  let r = 0, g = 0, b = 0, a = 0;
+  let r = 0,
+    g = 0,
+    b = 0,
+    a = 0;
   for (let y = 0; y < tile; y++) {
     const s = y * tile * 4;
     page.set(src.subarray(s, s + tile * 4), ((y0 + y) * pageWidth + x0) * 4);

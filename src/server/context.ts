@@ -108,7 +108,9 @@ export class ServerContext {
     if (!req.isMultipart()) throw new HttpError(415, 'E_USAGE', 'send the image as multipart/form-data');
     let bytes: Buffer;
     try {
-      const part = await req.file({ limits: { fileSize: this.options.maxUploadBytes, files: 1, fields: 10, parts: 20, fieldSize: 10_000 } });
+      const part = await req.file({
+        limits: { fileSize: this.options.maxUploadBytes, files: 1, fields: 10, parts: 20, fieldSize: 10_000 },
+      });
       if (!part) throw new HttpError(400, 'E_USAGE', 'no file in the upload');
       bytes = await part.toBuffer();
     } catch (e) {
@@ -121,7 +123,8 @@ export class ServerContext {
     try {
       meta = await sharp(bytes, { limitInputPixels: this.maxPixels }).metadata();
     } catch (e) {
-      if (/pixel limit/i.test((e as Error).message)) throw new HttpError(413, 'E_TOO_LARGE', `the upload has more pixels than the ${this.maxPixels}-pixel limit`);
+      if (/pixel limit/i.test((e as Error).message))
+        throw new HttpError(413, 'E_TOO_LARGE', `the upload has more pixels than the ${this.maxPixels}-pixel limit`);
       throw new HttpError(415, 'E_NOT_IMAGE', 'the upload is not an image in a format convlens reads');
     }
     if (!meta.format || meta.format === 'svg' || !meta.width || !meta.height) {
@@ -171,7 +174,14 @@ export class ServerContext {
           ctx.progress(
             'loading' in p
               ? { stage: 'loading the network', done: 0, total: 0 }
-              : { stage: 'indexing', done: p.done, total: p.total, imagesPerSecond: p.imagesPerSecond, etaSeconds: p.etaSeconds, failed: p.failed },
+              : {
+                  stage: 'indexing',
+                  done: p.done,
+                  total: p.total,
+                  imagesPerSecond: p.imagesPerSecond,
+                  etaSeconds: p.etaSeconds,
+                  failed: p.failed,
+                },
           ),
         ctx.signal,
       );

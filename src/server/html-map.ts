@@ -48,7 +48,10 @@ function escapeHtml(s: string): string {
 
 /** JSON safe inside a <script> element (no "</script>", no "<!--"). */
 function scriptJson(value: unknown): string {
-  return JSON.stringify(value).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  return JSON.stringify(value)
+    .replace(/</g, '\\u003c')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
 }
 
 function interned(values: string[]): { index: number[]; names: string[] } {
@@ -98,7 +101,12 @@ export function mapHtml(options: MapHtmlOptions): string {
       perPage: a.perPage,
       ids: Array.from(a.ids),
       colors: Array.from(a.colors),
-      pages: a.pages.map((p) => ({ width: p.width, height: p.height, count: p.count, src: `data:${p.mime};base64,${p.data.toString('base64')}` })),
+      pages: a.pages.map((p) => ({
+        width: p.width,
+        height: p.height,
+        count: p.count,
+        src: `data:${p.mime};base64,${p.data.toString('base64')}`,
+      })),
     },
   };
   return `<!doctype html>
@@ -144,5 +152,12 @@ export async function collectionMapHtml(
       label: labels.get(id) ?? null,
     };
   });
-  return mapHtml({ title: options.title, points, atlas, ...(options.subtitle ? { subtitle: options.subtitle } : {}), ...(options.colorBy ? { colorBy: options.colorBy } : {}), ...(options.viewerDir ? { viewerDir: options.viewerDir } : {}) });
+  return mapHtml({
+    title: options.title,
+    points,
+    atlas,
+    ...(options.subtitle ? { subtitle: options.subtitle } : {}),
+    ...(options.colorBy ? { colorBy: options.colorBy } : {}),
+    ...(options.viewerDir ? { viewerDir: options.viewerDir } : {}),
+  });
 }

@@ -65,7 +65,11 @@ export function errorReply(e: unknown): ErrorReply {
   if (err && err.name === 'AbortError') return { status: 409, body: { error: { code: 'E_USAGE', message: 'cancelled' } }, internal: false };
   const statusCode = err && typeof err.statusCode === 'number' ? err.statusCode : 500;
   if (statusCode >= 400 && statusCode < 500) {
-    return { status: statusCode, body: { error: { code: statusCode === 413 ? 'E_TOO_LARGE' : 'E_USAGE', message: cleanMessage(err?.message) } }, internal: false };
+    return {
+      status: statusCode,
+      body: { error: { code: statusCode === 413 ? 'E_TOO_LARGE' : 'E_USAGE', message: cleanMessage(err?.message) } },
+      internal: false,
+    };
   }
   return { status: 500, body: { error: { code: 'E_INTERNAL', message: 'internal error (see the server log)' } }, internal: true };
 }

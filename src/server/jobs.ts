@@ -46,7 +46,8 @@ export class JobManager {
         if (j.dedupe === dedupe && j.info.kind === kind && (j.info.state === 'queued' || j.info.state === 'running')) return j.info;
       }
     }
-    if ((this.queues.get(kind)?.length ?? 0) >= MAX_QUEUED) throw new HttpError(429, 'E_USAGE', `too many ${kind} jobs waiting; try again later`);
+    if ((this.queues.get(kind)?.length ?? 0) >= MAX_QUEUED)
+      throw new HttpError(429, 'E_USAGE', `too many ${kind} jobs waiting; try again later`);
     const info: JobInfo = {
       id: String(this.nextId++),
       kind,
@@ -139,7 +140,12 @@ export class JobManager {
     for (const l of this.listeners.get(job.info.id) ?? []) l(job.info);
   }
 
-  private finish(job: Job, state: 'done' | 'failed' | 'cancelled', result: unknown = null, error: { code: string; message: string } | null = null): void {
+  private finish(
+    job: Job,
+    state: 'done' | 'failed' | 'cancelled',
+    result: unknown = null,
+    error: { code: string; message: string } | null = null,
+  ): void {
     job.info.state = state;
     job.info.result = result;
     job.info.error = error;
@@ -173,7 +179,10 @@ export class JobManager {
             const ce = toConvlensError(e);
             // unexpected errors keep their detail in the server log, not in the answer
             if (ce.code === 'E_INTERNAL') console.error(`convlens serve: job ${job.info.id} (${kind}) failed:`, e);
-            this.finish(job, 'failed', null, { code: ce.code, message: ce.code === 'E_INTERNAL' ? 'internal error (see the server log)' : ce.message });
+            this.finish(job, 'failed', null, {
+              code: ce.code,
+              message: ce.code === 'E_INTERNAL' ? 'internal error (see the server log)' : ce.message,
+            });
           }
         },
       )

@@ -52,10 +52,18 @@ export async function realRoots(roots: readonly string[]): Promise<string[]> {
  * `rootIndex` (default 0). Refused (403) when it would leave every allowed root, by `..`, encoded
  * `..`, an absolute path elsewhere or a symlink; 404 when it does not exist; 400 when malformed.
  */
-export async function resolveIndexFolder(folder: unknown, rootIndex: unknown, allowedRoots: readonly string[]): Promise<{ folder: string; root: string }> {
+export async function resolveIndexFolder(
+  folder: unknown,
+  rootIndex: unknown,
+  allowedRoots: readonly string[],
+): Promise<{ folder: string; root: string }> {
   if (allowedRoots.length === 0) throw forbidden('this server allows no folders to be indexed (start it with --allow-root DIR)');
-  if (typeof folder !== 'string' || folder.length === 0 || folder.length > 4096) throw new HttpError(400, 'E_USAGE', 'folder must be a non-empty path');
-  if (rootIndex !== undefined && (!Number.isInteger(rootIndex) || (rootIndex as number) < 0 || (rootIndex as number) >= allowedRoots.length)) {
+  if (typeof folder !== 'string' || folder.length === 0 || folder.length > 4096)
+    throw new HttpError(400, 'E_USAGE', 'folder must be a non-empty path');
+  if (
+    rootIndex !== undefined &&
+    (!Number.isInteger(rootIndex) || (rootIndex as number) < 0 || (rootIndex as number) >= allowedRoots.length)
+  ) {
     throw new HttpError(400, 'E_USAGE', `root must be an index into the allowed roots (0..${allowedRoots.length - 1})`);
   }
   for (const form of decodings(folder)) {

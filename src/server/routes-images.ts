@@ -26,7 +26,15 @@ const MIME: Record<string, string> = {
 function summary(snap: Snapshot, id: number, labels: Map<number, string>): ImageSummary | null {
   const e = snap.rows.get(id);
   if (!e) return null;
-  return { id, path: e.path, root: snap.rootOf(e), embedded: e.embedded, top1: snap.top1Of(e), label: labels.get(id) ?? null, error: e.error };
+  return {
+    id,
+    path: e.path,
+    root: snap.rootOf(e),
+    embedded: e.embedded,
+    top1: snap.top1Of(e),
+    label: labels.get(id) ?? null,
+    error: e.error,
+  };
 }
 
 export function registerImageRoutes(app: FastifyInstance, ctx: ServerContext): void {
@@ -120,7 +128,10 @@ export function registerImageRoutes(app: FastifyInstance, ctx: ServerContext): v
     const id = idParam(req.params);
     const thumb = ctx.store.thumbnail(id);
     if (!thumb) throw notFound(`no thumbnail for image ${id}`);
-    return reply.type(imageMimeType(thumb) ?? 'application/octet-stream').header('cache-control', 'private, max-age=60').send(thumb);
+    return reply
+      .type(imageMimeType(thumb) ?? 'application/octet-stream')
+      .header('cache-control', 'private, max-age=60')
+      .send(thumb);
   });
 
   // the original file: only rows of the collection, by the path the database holds

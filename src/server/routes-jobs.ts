@@ -30,7 +30,8 @@ function mapRequest(src: Record<string, unknown>): MapRequest {
   const nNeighbors = intParam(q, 'nNeighbors', { min: 2, max: 200 });
   const minDist = floatParam(q, 'minDist', { min: 0, max: 1 });
   if (method !== 'tsne' && perplexity !== undefined) throw badRequest('perplexity applies to method=tsne');
-  if (method !== 'umap' && (nNeighbors !== undefined || minDist !== undefined)) throw badRequest('nNeighbors and minDist apply to method=umap');
+  if (method !== 'umap' && (nNeighbors !== undefined || minDist !== undefined))
+    throw badRequest('nNeighbors and minDist apply to method=umap');
   return {
     method,
     ...(seed !== undefined ? { seed } : {}),
@@ -70,7 +71,12 @@ export function registerJobRoutes(app: FastifyInstance, ctx: ServerContext): voi
     if (!info) throw notFound('no such job');
     reply.hijack();
     const res = reply.raw;
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-content-type-options': 'nosniff' });
+    res.writeHead(200, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+      'x-content-type-options': 'nosniff',
+    });
     let last = 0;
     const send = (i: JobInfo, force = false): void => {
       const now = Date.now();
@@ -151,7 +157,10 @@ export function registerJobRoutes(app: FastifyInstance, ctx: ServerContext): voi
       { ...request, ...(tile !== undefined ? { tile } : {}) },
       async (jc) => {
         jc.progress({ stage: request.method, done: 0, total: 1 });
-        const m = await collectionMap(ctx.store, request, { signal: jc.signal, onProgress: (done, total, kl) => jc.progress({ stage: request.method, done, total, ...(kl !== undefined ? { kl } : {}) }) });
+        const m = await collectionMap(ctx.store, request, {
+          signal: jc.signal,
+          onProgress: (done, total, kl) => jc.progress({ stage: request.method, done, total, ...(kl !== undefined ? { kl } : {}) }),
+        });
         await ctx.ensureAtlas(ctx.live.current, tile, jc);
         return { key: m.key, method: m.method, cached: m.cached, seconds: m.seconds, kl: m.kl ?? null, count: m.ids.length };
       },
@@ -172,7 +181,12 @@ export function registerJobRoutes(app: FastifyInstance, ctx: ServerContext): voi
       tile: atlas.tile,
       columns: atlas.columns,
       perPage: atlas.perPage,
-      pages: atlas.pages.map((p, i) => ({ url: `/api/map/atlas/${i}?tile=${atlas.tile}&v=${v}`, width: p.width, height: p.height, count: p.count })),
+      pages: atlas.pages.map((p, i) => ({
+        url: `/api/map/atlas/${i}?tile=${atlas.tile}&v=${v}`,
+        width: p.width,
+        height: p.height,
+        count: p.count,
+      })),
       ids: Array.from(atlas.ids),
       colors: Array.from(atlas.colors),
     };
@@ -185,19 +199,28 @@ export function registerJobRoutes(app: FastifyInstance, ctx: ServerContext): voi
     const snap = ctx.live.current;
     const atlas = ctx.atlas(snap, tileParam(q));
     const v = stringParam(q, 'v', 200);
-    if (!atlas || (v !== undefined && v !== snap.version)) throw notFound('this atlas is gone (the collection changed): fetch /api/map/atlas again');
+    if (!atlas || (v !== undefined && v !== snap.version))
+      throw notFound('this atlas is gone (the collection changed): fetch /api/map/atlas again');
     const page = atlas.pages[Number(pageParam)];
     if (!page) throw notFound('no such atlas page');
-    return reply.type(page.mime).header('cache-control', v !== undefined ? 'private, max-age=86400, immutable' : 'no-cache').send(page.data);
+    return reply
+      .type(page.mime)
+      .header('cache-control', v !== undefined ? 'private, max-age=86400, immutable' : 'no-cache')
+      .send(page.data);
   });
 
   app.post('/api/map/atlas', async (req, reply) => {
     const tile = tileParam(objectBody(req.body));
     const snap = ctx.live.current;
-    const job = ctx.jobs.submit('atlas', { ...(tile !== undefined ? { tile } : {}) }, async (jc) => {
-      const a = await ctx.ensureAtlas(snap, tile, jc);
-      return { tile: a.tile, pages: a.pages.length, count: a.ids.length };
-    }, `${snap.version}|${tile ?? ''}`);
+    const job = ctx.jobs.submit(
+      'atlas',
+      { ...(tile !== undefined ? { tile } : {}) },
+      async (jc) => {
+        const a = await ctx.ensureAtlas(snap, tile, jc);
+        return { tile: a.tile, pages: a.pages.length, count: a.ids.length };
+      },
+      `${snap.version}|${tile ?? ''}`,
+    );
     return reply.code(202).send(job);
   });
 
@@ -207,20 +230,41 @@ export function registerJobRoutes(app: FastifyInstance, ctx: ServerContext): voi
     const head = (body['head'] ?? 'knn') as HeadType;
     if (!HEADS.includes(head)) throw badRequest(`head must be one of ${HEADS.join(', ')}`);
     const k = body['k'];
-    if (k !== undefined && (!Number.isInteger(k) || (k as number) < 1 || (k as number) > 100)) throw badRequest('k must be an integer in 1..100');
+    if (k !== undefined && (!Number.isInteger(k) || (k as number) < 1 || (k as number) > 100))
+      throw badRequest('k must be an integer in 1..100');
     const counts = ctx.store.labelCounts();
     if (counts.length < 2) throw badRequest(`label images of at least two classes first (found ${counts.length})`);
     const job = ctx.jobs.submit('train', { head, ...(k !== undefined ? { k } : {}) }, async (jc): Promise<TrainResult> => {
       const t0 = performance.now();
       jc.progress({ stage: 'starting', done: 0, total: 1 });
-      const out = await trainInWorker({ db: ctx.store.path, head, seed: 0, ...(k !== undefined ? { k: k as number } : {}) }, jc.progress, jc.signal);
+      const out = await trainInWorker(
+        { db: ctx.store.path, head, seed: 0, ...(k !== undefined ? { k: k as number } : {}) },
+        jc.progress,
+        jc.signal,
+      );
       const perClass = new Array<number>(out.classes.length).fill(0);
       for (const c of out.predicted) perClass[c]!++;
       const predicted = out.classes.map((label, i) => ({ label, count: perClass[i]! })).sort((a, b) => b.count - a.count);
-      const predictions: Predictions = { job: jc.id, head, classes: out.classes, ids: out.ids, predicted: out.predicted, probability: out.probability, counts: predicted };
+      const predictions: Predictions = {
+        job: jc.id,
+        head,
+        classes: out.classes,
+        ids: out.ids,
+        predicted: out.predicted,
+        probability: out.probability,
+        counts: predicted,
+      };
       ctx.predictions = predictions;
       jc.progress({ stage: 'done', done: 1, total: 1 });
-      return { head, classes: out.classes, labelled: out.labelled, metrics: out.metrics, note: out.note, predicted, seconds: (performance.now() - t0) / 1000 };
+      return {
+        head,
+        classes: out.classes,
+        labelled: out.labelled,
+        metrics: out.metrics,
+        note: out.note,
+        predicted,
+        seconds: (performance.now() - t0) / 1000,
+      };
     });
     return reply.code(202).send(job);
   });

@@ -22,8 +22,10 @@ function searchParams(q: Record<string, unknown>, defaultK = 10): SearchParams {
   const k = intParam(q, 'k', { min: 1, max: MAX_K, fallback: defaultK })!;
   const minSimilarity = floatParam(q, 'minSimilarity', { min: -1, max: 1 });
   const maxDistance = floatParam(q, 'maxDistance', { min: 0, max: 1e12 });
-  if (minSimilarity !== undefined && metric !== 'cosine') throw badRequest('minSimilarity goes with metric=cosine (use maxDistance with euclidean)');
-  if (maxDistance !== undefined && metric !== 'euclidean') throw badRequest('maxDistance goes with metric=euclidean (use minSimilarity with cosine)');
+  if (minSimilarity !== undefined && metric !== 'cosine')
+    throw badRequest('minSimilarity goes with metric=cosine (use maxDistance with euclidean)');
+  if (maxDistance !== undefined && metric !== 'euclidean')
+    throw badRequest('maxDistance goes with metric=euclidean (use minSimilarity with cosine)');
   return { metric, k, ...(minSimilarity !== undefined ? { minSimilarity } : {}), ...(maxDistance !== undefined ? { maxDistance } : {}) };
 }
 
@@ -31,7 +33,8 @@ export function registerSearchRoutes(app: FastifyInstance, ctx: ServerContext): 
   const byVector = async (vector: Float32Array, p: SearchParams, excludeId?: number) => {
     const snap = ctx.live.current;
     if (snap.search.size === 0) return [];
-    if (vector.length !== snap.search.matrix.cols) throw new HttpError(409, 'E_SETTINGS_MISMATCH', 'the query embedding does not match the collection');
+    if (vector.length !== snap.search.matrix.cols)
+      throw new HttpError(409, 'E_SETTINGS_MISMATCH', 'the query embedding does not match the collection');
     const found = await snap.batcher.search({ vector, ...p, ...(excludeId !== undefined ? { excludeId } : {}) });
     return ctx.neighbours(snap, found);
   };
@@ -73,7 +76,16 @@ export function registerSearchRoutes(app: FastifyInstance, ctx: ServerContext): 
     }
     const h = computeHistogram(scores, { bins });
     const n = scores.length;
-    return { id, metric, count: n, mean: n ? sum / n : 0, min: n ? min : 0, max: n ? max : 0, edges: Array.from(h.edges), counts: Array.from(h.counts) };
+    return {
+      id,
+      metric,
+      count: n,
+      mean: n ? sum / n : 0,
+      min: n ? min : 0,
+      max: n ? max : 0,
+      edges: Array.from(h.edges),
+      counts: Array.from(h.counts),
+    };
   });
 
   app.post('/api/classify', async (req: FastifyRequest): Promise<ClassifyResult> => {
@@ -84,7 +96,12 @@ export function registerSearchRoutes(app: FastifyInstance, ctx: ServerContext): 
     if (store && !ctx.options.uploadsDir) throw new HttpError(403, 'E_PERMISSION', 'this server does not store uploads');
     const { bytes, info } = await ctx.readUpload(req);
     const { probabilities, embedding } = await ctx.embedUpload(bytes);
-    const result: ClassifyResult = { upload: info, predictions: decodePredictions(probabilities, top), metric: p.metric, neighbours: await byVector(embedding, p) };
+    const result: ClassifyResult = {
+      upload: info,
+      predictions: decodePredictions(probabilities, top),
+      metric: p.metric,
+      neighbours: await byVector(embedding, p),
+    };
     if (store) result.stored = await ctx.storeUpload(bytes, info.format);
     return result;
   });

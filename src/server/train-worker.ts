@@ -44,7 +44,11 @@ function headOptions(req: TrainRequest): TrainHeadOptions {
 }
 
 /** Out-of-fold predictions over the labelled images: every image is predicted by a head that never saw it. */
-function crossValidate(store: Store, req: TrainRequest, labels: Map<number, string>): { metrics: TrainMetrics | null; note: string | null } {
+function crossValidate(
+  store: Store,
+  req: TrainRequest,
+  labels: Map<number, string>,
+): { metrics: TrainMetrics | null; note: string | null } {
   const ids = [...labels.keys()].filter((id) => store.embedding(id) !== null);
   const y = ids.map((id) => labels.get(id)!);
   const perClass = new Map<string, number>();
@@ -82,7 +86,12 @@ function main(req: TrainRequest): TrainOutcome {
     const labels = store.labels();
     const { metrics, note } = crossValidate(store, req, labels);
     post({ type: 'progress', progress: { stage: 'training and predicting', done: 0, total: 1 } });
-    const { head, predictions } = classifyCollection(store, { head: req.head, seed: req.seed, all: true, ...(req.k !== undefined ? { k: req.k } : {}) });
+    const { head, predictions } = classifyCollection(store, {
+      head: req.head,
+      seed: req.seed,
+      all: true,
+      ...(req.k !== undefined ? { k: req.k } : {}),
+    });
     const classIndex = new Map(head.classes.map((c, i) => [c, i]));
     return {
       classes: [...head.classes],

@@ -70,8 +70,14 @@ export interface TrainResult {
 
 function headOptions(type: HeadType, o: TrainOptions) {
   const seed = o.seed ?? 0;
-  if (type === 'knn') return { type, seed, ...(o.k !== undefined ? { k: o.k } : {}), ...(o.knnMetric ? { metric: o.knnMetric } : {}) } as const;
-  return { type, seed, ...(o.l2 !== undefined ? { l2: o.l2 } : {}), ...(o.epochs !== undefined ? { maxIterations: o.epochs } : {}) } as const;
+  if (type === 'knn')
+    return { type, seed, ...(o.k !== undefined ? { k: o.k } : {}), ...(o.knnMetric ? { metric: o.knnMetric } : {}) } as const;
+  return {
+    type,
+    seed,
+    ...(o.l2 !== undefined ? { l2: o.l2 } : {}),
+    ...(o.epochs !== undefined ? { maxIterations: o.epochs } : {}),
+  } as const;
 }
 
 function concatRows(a: Matrix, b: Matrix): Matrix {
@@ -90,14 +96,17 @@ export async function trainOnLabelled(items: LabelledItem[], lens: ConvLens, opt
   const base = await embedLabelled(items, lens, { cacheDir: options.cacheDir, onProgress: (p) => options.onProgress?.('embed', p) });
   if (base.matrix.rows === 0) throw new ConvlensError('E_BAD_INPUT', 'no image of the labelled set could be embedded');
 
-  const split = val > 0 ? stratifiedSplit(base.labels, val, { seed: options.seed ?? 0 }) : { train: base.labels.map((_, i) => i), val: [] as number[] };
+  const split =
+    val > 0 ? stratifiedSplit(base.labels, val, { seed: options.seed ?? 0 }) : { train: base.labels.map((_, i) => i), val: [] as number[] };
   const trainPaths = new Set(split.train.map((i) => base.paths[i]!));
   // augmentation views of the training images only: validation stays clean
   const views = augmentationViews(options.augment ?? []);
   const extras: EmbeddedSet[] = [];
   for (const variant of views) {
     const trainItems = items.filter((it) => trainPaths.has(it.path));
-    extras.push(await embedLabelled(trainItems, lens, { cacheDir: options.cacheDir, variant, onProgress: (p) => options.onProgress?.('augment', p) }));
+    extras.push(
+      await embedLabelled(trainItems, lens, { cacheDir: options.cacheDir, variant, onProgress: (p) => options.onProgress?.('augment', p) }),
+    );
   }
   const tEmbed = performance.now();
 
@@ -121,7 +130,11 @@ export async function trainOnLabelled(items: LabelledItem[], lens: ConvLens, opt
   let head = trainHead(trainSet.x, trainSet.labels, { ...headOptions(type, options), groups: trainSet.groups });
   let report: EvaluationReport | null = null;
   if (split.val.length > 0) {
-    report = evaluateHead(head, selectRows(base.matrix, split.val), split.val.map((i) => base.labels[i]!));
+    report = evaluateHead(
+      head,
+      selectRows(base.matrix, split.val),
+      split.val.map((i) => base.labels[i]!),
+    );
     if (options.refit !== false) {
       const all = withViews(base.labels.map((_, i) => i));
       head = trainHead(all.x, all.labels, { ...headOptions(type, options), groups: all.groups });
@@ -131,14 +144,24 @@ export async function trainOnLabelled(items: LabelledItem[], lens: ConvLens, opt
     head,
     report,
     classes: head.classes,
-    counts: { labelled: items.length, embedded: base.matrix.rows, train: split.train.length, val: split.val.length, augmented: trainSet.x.rows - split.train.length },
+    counts: {
+      labelled: items.length,
+      embedded: base.matrix.rows,
+      train: split.train.length,
+      val: split.val.length,
+      augmented: trainSet.x.rows - split.train.length,
+    },
     failed: base.failed,
     seconds: { embed: (tEmbed - t0) / 1000, train: (performance.now() - tEmbed) / 1000 },
   };
 }
 
 /** Train from a folder of class folders or a TSV and save the model directory. */
-export async function trainModel(source: string, outDir: string, options: TrainOptions & { lens: LensOptions }): Promise<TrainResult & { modelFile: string }> {
+export async function trainModel(
+  source: string,
+  outDir: string,
+  options: TrainOptions & { lens: LensOptions },
+): Promise<TrainResult & { modelFile: string }> {
   const items = await readLabelledSet(source);
   const lens = await ConvLens.load(options.lens);
   try {
@@ -180,7 +203,10 @@ export class Classifier {
     const lens = await ConvLens.load({ ...lensOptions, model: b.model, layer: b.layer, resize: b.resize as 'squash' | 'crop' });
     if (lens.settings.dim !== b.dim) {
       await lens.dispose();
-      throw new ConvlensError('E_SETTINGS_MISMATCH', `${modelDir}: head expects ${b.dim}-d embeddings, the backbone gives ${lens.settings.dim}`);
+      throw new ConvlensError(
+        'E_SETTINGS_MISMATCH',
+        `${modelDir}: head expects ${b.dim}-d embeddings, the backbone gives ${lens.settings.dim}`,
+      );
     }
     return new Classifier(model, lens);
   }
@@ -190,7 +216,10 @@ export class Classifier {
   }
 
   /** Top-N of the model's classes per input, in input order. */
-  async *predict<T extends ImageInput>(inputs: Iterable<T> | AsyncIterable<T>, top = 5): AsyncGenerator<{ item: T; predictions?: Prediction[]; error?: ImageFailed['error'] }> {
+  async *predict<T extends ImageInput>(
+    inputs: Iterable<T> | AsyncIterable<T>,
+    top = 5,
+  ): AsyncGenerator<{ item: T; predictions?: Prediction[]; error?: ImageFailed['error'] }> {
     for await (const { item, outcome } of this.lens.process(inputs)) {
       if (!outcome.ok) {
         yield { item: item as T, error: outcome.error };
@@ -202,7 +231,10 @@ export class Classifier {
   }
 
   /** Accuracy, per-class metrics and confusion matrix on a labelled set. */
-  async evaluate(source: string, options: { cacheDir?: string; onProgress?: (p: IndexProgress) => void } = {}): Promise<{ report: EvaluationReport; failed: IndexFailure[] }> {
+  async evaluate(
+    source: string,
+    options: { cacheDir?: string; onProgress?: (p: IndexProgress) => void } = {},
+  ): Promise<{ report: EvaluationReport; failed: IndexFailure[] }> {
     const items = await readLabelledSet(source);
     const set = await embedLabelled(items, this.lens, options);
     if (set.matrix.rows === 0) throw new ConvlensError('E_BAD_INPUT', `${source}: no image could be embedded`);
@@ -219,7 +251,10 @@ export function exportModel(modelDir: string, outFile: string): { classes: reado
   const model = loadModelDir(modelDir);
   const head = model.head;
   if (!(head instanceof LinearHead)) {
-    throw new ConvlensError('E_USAGE', `${modelDir}: a ${head.type} head cannot be exported to ONNX (export supports softmax and svm heads)`);
+    throw new ConvlensError(
+      'E_USAGE',
+      `${modelDir}: a ${head.type} head cannot be exported to ONNX (export supports softmax and svm heads)`,
+    );
   }
   const bytes = exportClassifierOnnx({
     model: model.backbone.model,
@@ -254,7 +289,10 @@ export function classifyCollection(
   const trainLabels = trainRows.map((r) => labels.get(ids[r]!)!);
   const distinct = new Set(trainLabels);
   if (distinct.size < 2) {
-    throw new ConvlensError('E_USAGE', `label images of at least two classes first (found ${distinct.size}: ${[...distinct].join(', ') || 'none'}; see "convlens label")`);
+    throw new ConvlensError(
+      'E_USAGE',
+      `label images of at least two classes first (found ${distinct.size}: ${[...distinct].join(', ') || 'none'}; see "convlens label")`,
+    );
   }
   const type = options.head ?? 'knn';
   const head = trainHead(selectRows(all, trainRows), trainLabels, headOptions(type, { ...options }));

@@ -85,7 +85,11 @@ describe.skipIf(!FLOWERS)(FLOWERS ? 'convlens map on the shared flowers' : skipN
     const { points } = JSON.parse(readFileSync(json, 'utf8')) as { points: { x: number; y: number; label: string }[] };
     expect(points.every((p) => ['daisy', 'dandelion', 'rose', 'sunflower', 'tulip'].includes(p.label))).toBe(true);
     const coords = matrix(points.length, 2, Float32Array.from(points.flatMap((p) => [p.x, p.y])));
-    const acc = knnAccuracy(coords, points.map((p) => p.label), 5);
+    const acc = knnAccuracy(
+      coords,
+      points.map((p) => p.label),
+      5,
+    );
     console.log(`flowers t-SNE map (crop): 5-NN accuracy in 2-D ${acc.toFixed(3)} (${r.stdout.trim()})`);
     expect(acc).toBeGreaterThanOrEqual(0.75);
   });

@@ -108,7 +108,9 @@ describe('indexFolders', () => {
     const raw = new Database(db);
     raw.exec(`ALTER TABLE thumbnails RENAME COLUMN data TO webp; UPDATE meta SET value = '1' WHERE key = 'schema_version'`);
     raw.close();
-    expect(() => Store.open(db, { readonly: true })).toThrow(expect.objectContaining({ code: 'E_DB', message: expect.stringMatching(/older convlens/) }));
+    expect(() => Store.open(db, { readonly: true })).toThrow(
+      expect.objectContaining({ code: 'E_DB', message: expect.stringMatching(/older convlens/) }),
+    );
     const store = Store.open(db);
     const [row] = store.images({ limit: 1 });
     expect(imageMimeType(store.thumbnail(row!.id)!)).toBe('image/jpeg');
@@ -133,7 +135,11 @@ describe('convlens index (CLI)', () => {
     const db = join(tmp, 'killed.db');
     let kills = 0;
     for (const threshold of [6, 20, 34]) {
-      const child = spawn(process.execPath, ['--import', 'tsx', CLI_ENTRY, 'index', folder, '--db', db, '--batch', '4', '--resize', 'squash', '--quiet'], { cwd: REPO, stdio: 'ignore' });
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', CLI_ENTRY, 'index', folder, '--db', db, '--batch', '4', '--resize', 'squash', '--quiet'],
+        { cwd: REPO, stdio: 'ignore' },
+      );
       const exited = new Promise((r) => child.on('exit', r));
       // wait until the child has committed `threshold` rows, then kill it without warning
       for (;;) {
@@ -163,7 +169,9 @@ describe('convlens index (CLI)', () => {
 
     const ro = new Database(db, { readonly: true });
     expect(ro.pragma('integrity_check', { simple: true })).toBe('ok');
-    const dupes = ro.prepare('SELECT count(*) AS n FROM (SELECT path FROM images GROUP BY root_id, path HAVING count(*) > 1)').get() as { n: number };
+    const dupes = ro.prepare('SELECT count(*) AS n FROM (SELECT path FROM images GROUP BY root_id, path HAVING count(*) > 1)').get() as {
+      n: number;
+    };
     expect(dupes.n).toBe(0);
     ro.close();
     const got = embeddingsByPath(db);

@@ -40,8 +40,10 @@ describe('similar', () => {
     const a = store.embedding(store.imageByPath(MOTO_L)!.id)!;
     const b = store.embedding(store.imageByPath(MOTO_R)!.id)!;
     store.close();
-    let d = 0, na = 0, nb = 0;
-    for (let i = 0; i < a.length; i++) (d += a[i]! * b[i]!), (na += a[i]! ** 2), (nb += b[i]! ** 2);
+    let d = 0,
+      na = 0,
+      nb = 0;
+    for (let i = 0; i < a.length; i++) ((d += a[i]! * b[i]!), (na += a[i]! ** 2), (nb += b[i]! ** 2));
     expect(out.results[0].score).toBeCloseTo(d / Math.sqrt(na * nb), 5);
   });
 
@@ -126,11 +128,16 @@ describe('histogram, duplicates, stats, label + knn', () => {
   });
 
   it('label images, then classify the rest of the collection', async () => {
-    const animals = ['skimage/chelsea.png', 'opencv/chicky_512.png', 'opencv/baboon.jpg', 'opencv/squirrel_cls.jpg'].map((p) => join(EXAMPLES, p));
+    const animals = ['skimage/chelsea.png', 'opencv/chicky_512.png', 'opencv/baboon.jpg', 'opencv/squirrel_cls.jpg'].map((p) =>
+      join(EXAMPLES, p),
+    );
     const textures = ['skimage/brick.png', 'skimage/grass.png', 'skimage/gravel.png', 'opencv/board.jpg'].map((p) => join(EXAMPLES, p));
     expect((await runCli(['label', ...animals, '--as', 'animal', '--db', db])).code).toBe(0);
     const t = await runCli(['label', ...textures, '--as', 'texture', '--db', db, '--json']);
-    expect(jsonLines(t.stdout)[0].labels).toEqual([{ label: 'animal', count: 4 }, { label: 'texture', count: 4 }]);
+    expect(jsonLines(t.stdout)[0].labels).toEqual([
+      { label: 'animal', count: 4 },
+      { label: 'texture', count: 4 },
+    ]);
     const notIndexed = await runCli(['label', join(tmp, 'nope.jpg'), '--as', 'x', '--db', db]);
     expect(notIndexed.code).toBe(2);
     const k = await runCli(['knn', '--db', db, '--k', '3', '--json']);

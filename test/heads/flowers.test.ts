@@ -45,11 +45,16 @@ for (const mode of ['crop', 'squash'] as const) {
       it(`${type}: held-out accuracy, and identical predictions after save and load`, () => {
         const head = trainHead(xTr, yTr, { type, seed: 42 });
         const report = evaluateHead(head, xVa, yVa);
-        console.log(`flowers ${mode} ${type}: held-out accuracy ${report.accuracy.toFixed(4)} (${report.n} images), config ${JSON.stringify(head.state().config)}`);
+        console.log(
+          `flowers ${mode} ${type}: held-out accuracy ${report.accuracy.toFixed(4)} (${report.n} images), config ${JSON.stringify(head.state().config)}`,
+        );
         expect(report.accuracy).toBeGreaterThanOrEqual(FLOOR[mode]![type]);
         const dir = mkdtempSync(join(tmpdir(), 'convlens-flowers-'));
         try {
-          saveModelDir(dir, head, { backbone: { model: 'resnet50-imagenet', layer: 'avg_pool', resize: mode, dim: 2048 }, metrics: report });
+          saveModelDir(dir, head, {
+            backbone: { model: 'resnet50-imagenet', layer: 'avg_pool', resize: mode, dim: 2048 },
+            metrics: report,
+          });
           const loaded = loadModelDir(dir);
           expect(Array.from(loaded.head.predictProba(xVa).data)).toEqual(Array.from(head.predictProba(xVa).data));
           expect(loaded.metrics).toEqual(JSON.parse(JSON.stringify(report)));

@@ -16,9 +16,19 @@ describe('trainKnn', () => {
   });
 
   it('cosine ignores vector length; a training row finds itself', () => {
-    const x = fromRows([[1, 0], [0, 1], [1, 1]]);
+    const x = fromRows([
+      [1, 0],
+      [0, 1],
+      [1, 1],
+    ]);
     const head = trainKnn(x, ['x', 'y', 'xy'], { k: 2, metric: 'cosine' });
-    const pred = head.predict(fromRows([[50, 0.1], [0, 3], [2, 2]]));
+    const pred = head.predict(
+      fromRows([
+        [50, 0.1],
+        [0, 3],
+        [2, 2],
+      ]),
+    );
     expect(pred.map((p) => p.label)).toEqual(['x', 'y', 'xy']);
     expect(pred[1]!.probability).toBeGreaterThan(0.999);
   });
@@ -26,14 +36,26 @@ describe('trainKnn', () => {
   it('learns Gaussian classes, choosing k and the metric by cross-validation', () => {
     const { x, labels } = syntheticEmbeddings({ classes: 3, perClass: 50, dim: 64, separation: 8, seed: 4 });
     const s = stratifiedSplit(labels, 0.2, { seed: 1 });
-    const head = trainKnn(selectRows(x, s.train), s.train.map((i) => labels[i]!), { metric: 'auto' });
-    const acc = evaluateHead(head, selectRows(x, s.val), s.val.map((i) => labels[i]!)).accuracy;
+    const head = trainKnn(
+      selectRows(x, s.train),
+      s.train.map((i) => labels[i]!),
+      { metric: 'auto' },
+    );
+    const acc = evaluateHead(
+      head,
+      selectRows(x, s.val),
+      s.val.map((i) => labels[i]!),
+    ).accuracy;
     expect(acc).toBeGreaterThanOrEqual(0.85);
     const cv = head.state().fit['cv'] as { candidates: { metric: string; k: number }[] };
     expect(cv.candidates.length).toBeGreaterThan(10);
     expect(cv.candidates).toContainEqual(expect.objectContaining({ metric: head.metric, k: head.k }));
     // same seed, same choice
-    const again = trainKnn(selectRows(x, s.train), s.train.map((i) => labels[i]!), { metric: 'auto' });
+    const again = trainKnn(
+      selectRows(x, s.train),
+      s.train.map((i) => labels[i]!),
+      { metric: 'auto' },
+    );
     expect(again.toJSON()).toEqual(head.toJSON());
   });
 
@@ -46,7 +68,10 @@ describe('trainKnn', () => {
     const groups: number[] = [];
     for (let i = 0; i < base.x.rows; i++) {
       const r = Array.from(base.x.data.subarray(i * 16, (i + 1) * 16));
-      rows.push(r, r.map((v) => v * 1.0001));
+      rows.push(
+        r,
+        r.map((v) => v * 1.0001),
+      );
       labels.push(base.labels[i]!, base.labels[i]!);
       groups.push(i, i);
     }

@@ -10,7 +10,14 @@ describe('evaluate', () => {
     const r = evaluate(yTrue, yPred);
     expect(r.n).toBe(6);
     expect(r.accuracy).toBeCloseTo(4 / 6, 12);
-    expect(r.confusion).toEqual({ labels: ['a', 'b', 'c'], matrix: [[2, 1, 0], [0, 1, 1], [0, 0, 1]] });
+    expect(r.confusion).toEqual({
+      labels: ['a', 'b', 'c'],
+      matrix: [
+        [2, 1, 0],
+        [0, 1, 1],
+        [0, 0, 1],
+      ],
+    });
     const [a, b, c] = r.classes;
     expect(a).toEqual({ label: 'a', precision: 1, recall: 2 / 3, f1: expect.closeTo(0.8, 12), support: 3 });
     expect(b).toEqual({ label: 'b', precision: 0.5, recall: 0.5, f1: 0.5, support: 2 });
@@ -31,13 +38,20 @@ describe('evaluate', () => {
       '    accuracy                           0.67         6\n   macro avg       0.67      0.72      0.66         6\n' +
       'weighted avg       0.75      0.67      0.68         6\n';
     expect(text.startsWith(sklearn)).toBe(true);
-    expect(text.slice(sklearn.length)).toBe('\nconfusion matrix (rows: true, columns: predicted)\n   a  b  c\na  2  1  0\nb  0  1  1\nc  0  0  1\n');
+    expect(text.slice(sklearn.length)).toBe(
+      '\nconfusion matrix (rows: true, columns: predicted)\n   a  b  c\na  2  1  0\nb  0  1  1\nc  0  0  1\n',
+    );
   });
 
   it('follows the given class order, appends unknown labels, and counts undefined ratios as 0', () => {
     const r = evaluate(['x', 'y', 'new'], ['y', 'y', 'x'], ['y', 'x', 'unused']);
     expect(r.confusion.labels).toEqual(['y', 'x', 'unused', 'new']);
-    expect(r.confusion.matrix).toEqual([[1, 0, 0, 0], [1, 0, 0, 0], [0, 0, 0, 0], [0, 1, 0, 0]]);
+    expect(r.confusion.matrix).toEqual([
+      [1, 0, 0, 0],
+      [1, 0, 0, 0],
+      [0, 0, 0, 0],
+      [0, 1, 0, 0],
+    ]);
     const byLabel = Object.fromEntries(r.classes.map((m) => [m.label, m]));
     expect(byLabel['x']).toEqual({ label: 'x', precision: 0, recall: 0, f1: 0, support: 1 });
     expect(byLabel['unused']!.support).toBe(0);

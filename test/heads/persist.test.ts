@@ -56,10 +56,22 @@ describe('model directory', () => {
     it(`saves and loads a ${type} head that predicts identically`, () => {
       const dir = join(root, type);
       const metrics = { accuracy: 0.9 };
-      const path = saveModelDir(dir, heads[type], { backbone, metrics, training: { seed: 42 }, createdAt: new Date('2025-01-02T03:04:05Z') });
+      const path = saveModelDir(dir, heads[type], {
+        backbone,
+        metrics,
+        training: { seed: 42 },
+        createdAt: new Date('2025-01-02T03:04:05Z'),
+      });
       expect(path).toBe(join(dir, MODEL_FILE));
       const doc = JSON.parse(readFileSync(path, 'utf8'));
-      expect(doc).toMatchObject({ format: 'convlens-model', formatVersion: 1, createdAt: '2025-01-02T03:04:05.000Z', backbone, metrics, head: { type, dim: 48, classes: ['c0', 'c1', 'c2'] } });
+      expect(doc).toMatchObject({
+        format: 'convlens-model',
+        formatVersion: 1,
+        createdAt: '2025-01-02T03:04:05.000Z',
+        backbone,
+        metrics,
+        head: { type, dim: 48, classes: ['c0', 'c1', 'c2'] },
+      });
       const loaded = loadModelDir(dir);
       expect(loaded.head.type).toBe(type);
       expect(loaded.backbone).toEqual(backbone);
@@ -86,7 +98,11 @@ describe('model directory', () => {
   });
 
   it('refuses a backbone whose dim differs from the head', () => {
-    expectError(() => saveModelDir(join(root, 'dim'), heads.softmax, { backbone: { ...backbone, dim: 2048 } }), 'E_SETTINGS_MISMATCH', /dim 2048/);
+    expectError(
+      () => saveModelDir(join(root, 'dim'), heads.softmax, { backbone: { ...backbone, dim: 2048 } }),
+      'E_SETTINGS_MISMATCH',
+      /dim 2048/,
+    );
   });
 });
 

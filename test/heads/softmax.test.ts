@@ -18,7 +18,11 @@ import { applyScaling, fitScaling } from '../../src/heads/scaling.js';
 
 function randomMatrix(rows: number, cols: number, seed: number): Matrix {
   const rng = new Random(seed);
-  return matrix(rows, cols, Float32Array.from({ length: rows * cols }, () => rng.normal()));
+  return matrix(
+    rows,
+    cols,
+    Float32Array.from({ length: rows * cols }, () => rng.normal()),
+  );
 }
 
 function split(x: Matrix, labels: string[], seed = 42) {
@@ -51,8 +55,20 @@ describe('linear objectives', () => {
     const y = Int32Array.from({ length: n }, (_, i) => i % c);
     const reduced = linearProblem(randomMatrix(n, 40, 4).data, n, 40, y).full;
     expect(reduced.lens).toBeDefined();
-    const cases = [softmaxObjective, svmObjective].flatMap((o) => [[o, { x: x.data, n, d, y }], [o, reduced]] as const);
-    for (const [[objective, p], centred] of cases.flatMap((k) => [[k, false], [k, true]] as const)) {
+    const cases = [softmaxObjective, svmObjective].flatMap(
+      (o) =>
+        [
+          [o, { x: x.data, n, d, y }],
+          [o, reduced],
+        ] as const,
+    );
+    for (const [[objective, p], centred] of cases.flatMap(
+      (k) =>
+        [
+          [k, false],
+          [k, true],
+        ] as const,
+    )) {
       const rng = new Random(5);
       const center = centred ? Float64Array.from({ length: c * p.d }, () => rng.normal()) : undefined;
       const f = objective(p, c, { lambda: 0.05, center });

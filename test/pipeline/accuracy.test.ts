@@ -17,14 +17,20 @@ const FLOOR = { squash: { top1: 0.74, top5: 0.93 }, crop: { top1: 0.86, top5: 0.
 
 describe.skipIf(!dir)(dir ? 'ImageNet top-1 / top-5 on imagenet-100' : skipNote('the ImageNet accuracy test'), () => {
   const rows = dir
-    ? readFileSync(join(dir, 'labels.tsv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split('\t'))
+    ? readFileSync(join(dir, 'labels.tsv'), 'utf8')
+        .trim()
+        .split('\n')
+        .slice(1)
+        .map((l) => l.split('\t'))
     : [];
 
   for (const resize of ['squash', 'crop'] as const) {
     it(`${resize}`, async () => {
       const lens = await ConvLens.load({ resize, batchSize: 25 });
       lenses.push(lens);
-      let top1 = 0, top5 = 0, i = 0;
+      let top1 = 0,
+        top5 = 0,
+        i = 0;
       for await (const { outcome } of lens.process(rows.map((r) => join(dir!, r[0]!)))) {
         if (!outcome.ok) throw outcome.error;
         const truth = Number(rows[i++]![3]);

@@ -16,7 +16,10 @@ afterAll(async () => {
 describe('ConvLens', () => {
   it('classifies every odd-but-valid file, and the cat variants as cats', async () => {
     const cats = Object.entries(fx.cats);
-    const results = await lens.classify(cats.map(([, p]) => p), { top: 3 });
+    const results = await lens.classify(
+      cats.map(([, p]) => p),
+      { top: 3 },
+    );
     results.forEach((r, i) => {
       expect(r.error, cats[i]![0]).toBeUndefined();
       expect(CAT_CLASSES.has(r.predictions![0]!.label), `${cats[i]![0]}: ${r.predictions![0]!.label}`).toBe(true);

@@ -51,6 +51,14 @@ describe('confusionMatrixSvg', () => {
 
   it('rejects mismatched shapes and bad counts', () => {
     expect(() => confusionMatrixSvg(counts, names.slice(0, 4))).toThrow(expect.objectContaining({ code: 'E_BAD_INPUT' }));
-    expect(() => confusionMatrixSvg([[1, -1], [0, 1]], ['a', 'b'])).toThrow(/\[0\]\[1\]/);
+    expect(() =>
+      confusionMatrixSvg(
+        [
+          [1, -1],
+          [0, 1],
+        ],
+        ['a', 'b'],
+      ),
+    ).toThrow(/\[0\]\[1\]/);
   });
 });

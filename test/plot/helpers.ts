@@ -138,7 +138,10 @@ export function findAll(el: XmlElement, pred: (e: XmlElement) => boolean): XmlEl
   return out;
 }
 
-export const byClass = (c: string) => (e: XmlElement): boolean => (e.attrs.class ?? '').split(/\s+/).includes(c);
+export const byClass =
+  (c: string) =>
+  (e: XmlElement): boolean =>
+    (e.attrs.class ?? '').split(/\s+/).includes(c);
 
 /** Width, height and per-channel spread of a PNG; a blank image has (near) zero spread. */
 export async function pngStats(png: Buffer): Promise<{ width: number; height: number; stdev: number; nonWhite: number }> {
@@ -155,7 +158,9 @@ export async function pngStats(png: Buffer): Promise<{ width: number; height: nu
 }
 
 /** A decoded PNG: its size and the RGB of any pixel. */
-export async function decodePng(png: Buffer): Promise<{ width: number; height: number; at(x: number, y: number): [number, number, number] }> {
+export async function decodePng(
+  png: Buffer,
+): Promise<{ width: number; height: number; at(x: number, y: number): [number, number, number] }> {
   const { data, info } = await sharp(png).removeAlpha().raw().toBuffer({ resolveWithObject: true });
   return {
     width: info.width,

@@ -55,7 +55,10 @@ describe('histogramSvg', () => {
       bins: 40,
       title: 'Cosine similarity to "chelsea.png" & others',
       xLabel: 'cosine similarity',
-      markers: [{ value: 0.5, label: 'cos = 0.5' }, { value: mean, label: `mean ${mean.toFixed(2)}` }],
+      markers: [
+        { value: 0.5, label: 'cos = 0.5' },
+        { value: mean, label: `mean ${mean.toFixed(2)}` },
+      ],
     });
     const doc = parseXml(svg);
     const nonEmpty = Array.from(computeHistogram(sims, { bins: 40 }).counts).filter((c) => c > 0).length;
@@ -74,13 +77,23 @@ describe('histogramSvg', () => {
 
   it('has a log-scale option whose bars keep single counts visible', async () => {
     // zero fraction of representations: most near 0.4, a thin tail
-    const zf = Float32Array.from({ length: 3000 }, (_, i) => (i < 10 ? 0.9 + i * 0.005 : Math.min(1, Math.max(0, 0.4 + 0.05 * rng.normal()))));
-    const svg = histogramSvg(zf, { bins: 50, range: [0, 1], logY: true, title: 'Zero fraction of representations', xLabel: 'fraction of zeros' });
+    const zf = Float32Array.from({ length: 3000 }, (_, i) =>
+      i < 10 ? 0.9 + i * 0.005 : Math.min(1, Math.max(0, 0.4 + 0.05 * rng.normal())),
+    );
+    const svg = histogramSvg(zf, {
+      bins: 50,
+      range: [0, 1],
+      logY: true,
+      title: 'Zero fraction of representations',
+      xLabel: 'fraction of zeros',
+    });
     const doc = parseXml(svg);
     const bars = findAll(doc, byClass('bar'));
     const heights = bars.map((b) => Number(b.attrs.height));
     expect(Math.min(...heights)).toBeGreaterThan(5); // count 1 still has a visible bar
-    const yLabels = findAll(doc, byClass('y-axis'))[0]!.children.filter((c) => c.name === 'text').map((t) => t.text);
+    const yLabels = findAll(doc, byClass('y-axis'))[0]!
+      .children.filter((c) => c.name === 'text')
+      .map((t) => t.text);
     expect(yLabels.slice(0, 3)).toEqual(['1', '10', '100']);
     const png = await svgToPng(svg);
     await writeFile(join(ARTIFACTS, 'histogram-zero-fraction-log.png'), png);

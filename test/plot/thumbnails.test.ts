@@ -96,7 +96,9 @@ describe('thumbnailScatterPng', () => {
     const a = await thumbnailScatterPng(pts, () => half, { width: 500 });
     const b = await thumbnailScatterPng(pts, () => half, { width: 500 });
     expect(a.equals(b)).toBe(true);
-    const one = await decodePng(await thumbnailScatterPng(matrix(1, 2, Float32Array.from([0, 0])), () => half, { width: 200, thumbSize: 24 }));
+    const one = await decodePng(
+      await thumbnailScatterPng(matrix(1, 2, Float32Array.from([0, 0])), () => half, { width: 200, thumbSize: 24 }),
+    );
     expect(one.at(100, 100)).toEqual([127, 127, 127]);
   });
 
@@ -110,7 +112,9 @@ describe('thumbnailScatterPng', () => {
     expect([img.at(100, 87), img.at(100, 112), img.at(83, 100), img.at(116, 100)]).toEqual(Array(4).fill([255, 255, 255]));
     const bad = { data: new Uint8Array(10), width: 4, height: 4, channels: 4 as const };
     await expect(thumbnailScatterPng(one, () => bad, { width: 200 })).rejects.toMatchObject({ code: 'E_BAD_PIXELS' });
-    await expect(thumbnailScatterPng(one, () => Buffer.from('not an image'), { width: 200 })).rejects.toMatchObject({ code: 'E_NOT_IMAGE' });
+    await expect(thumbnailScatterPng(one, () => Buffer.from('not an image'), { width: 200 })).rejects.toMatchObject({
+      code: 'E_NOT_IMAGE',
+    });
     await expect(thumbnailScatterPng(one, () => big, { labels: ['a', 'b'] })).rejects.toMatchObject({ code: 'E_BAD_INPUT' });
   });
 
@@ -118,15 +122,26 @@ describe('thumbnailScatterPng', () => {
     const { xy } = clusters(new Random(6), 50, 2);
     const err = new Error('thumbnail cache unreadable');
     await expect(
-      thumbnailScatterPng(matrix(50, 2, xy), async (i) => {
-        if (i % 7 === 3) throw err;
-        return solid(8, 8, RED);
-      }, { width: 300, concurrency: 16 }),
+      thumbnailScatterPng(
+        matrix(50, 2, xy),
+        async (i) => {
+          if (i % 7 === 3) throw err;
+          return solid(8, 8, RED);
+        },
+        { width: 300, concurrency: 16 },
+      ),
     ).rejects.toBe(err);
   });
 
   it.skipIf(!PHOTOS)(`draws real photo thumbnails at 3000 px with frames and legend${PHOTOS ? '' : ` (${NO_PHOTOS})`}`, async () => {
-    const dirs = ['skimage/chelsea.png', 'skimage/coffee.png', 'skimage/astronaut.png', 'opencv/fruits.jpg', 'skimage/horse.png', 'skimage/camera.png'];
+    const dirs = [
+      'skimage/chelsea.png',
+      'skimage/coffee.png',
+      'skimage/astronaut.png',
+      'opencv/fruits.jpg',
+      'skimage/horse.png',
+      'skimage/camera.png',
+    ];
     const cached = await Promise.all(dirs.map((f) => makeThumbnail(join(PHOTOS!, f), { size: 96 })));
     const { xy, labels } = clusters(new Random(8), 1500, 6, 8);
     let progress = 0;
@@ -165,7 +180,10 @@ describe('makeThumbnail', () => {
     // 200 × 100: red left half, blue right half; orientation 6 shows it turned 90° clockwise
     const raw = Buffer.alloc(200 * 100 * 3);
     for (let i = 0; i < 200 * 100; i++) raw.set(i % 200 < 100 ? [255, 0, 0] : [0, 0, 255], i * 3);
-    const jpeg = await sharp(raw, { raw: { width: 200, height: 100, channels: 3 } }).jpeg().withMetadata({ orientation: 6 }).toBuffer();
+    const jpeg = await sharp(raw, { raw: { width: 200, height: 100, channels: 3 } })
+      .jpeg()
+      .withMetadata({ orientation: 6 })
+      .toBuffer();
     const t = await makeThumbnailRaw(jpeg, { size: 64, fit: 'contain' });
     const at = (x: number, y: number): number[] => Array.from(t.data.subarray((y * 64 + x) * 4, (y * 64 + x) * 4 + 4));
     expect(near(at(32, 8), [255, 0, 0, 255], 20)).toBe(true);

@@ -7,7 +7,10 @@ import { drain } from '../../src/projection/steps.js';
 function randomData(n: number, d: number, seed: number, scale = 1): Float64Array {
   const r = new Random(seed);
   // two blobs of different density, so the bandwidths differ from point to point
-  return Float64Array.from({ length: n * d }, (_, t) => scale * (r.normal() * (Math.floor(t / d) % 2 === 0 ? 1 : 0.2) + (Math.floor(t / d) % 2) * 3));
+  return Float64Array.from(
+    { length: n * d },
+    (_, t) => scale * (r.normal() * (Math.floor(t / d) % 2 === 0 ? 1 : 0.2) + (Math.floor(t / d) % 2) * 3),
+  );
 }
 
 function naiveKnn(x: Float64Array, n: number, d: number, k: number) {
@@ -26,7 +29,9 @@ function naiveKnn(x: Float64Array, n: number, d: number, k: number) {
 
 describe('exact kNN', () => {
   it('matches a naive sort, nearest first, for n not a multiple of the block size', () => {
-    const n = 203, d = 7, k = 12;
+    const n = 203,
+      d = 7,
+      k = 12;
     const x = randomData(n, d, 1);
     const nn = drain(exactKnnSteps(x, n, d, k));
     const ref = naiveKnn(x, n, d, k);
@@ -48,14 +53,20 @@ describe('exact kNN', () => {
 });
 
 describe('perplexity calibration', () => {
-  for (const [perplexity, scale] of [[30, 1], [5, 1], [30, 40]] as const) {
+  for (const [perplexity, scale] of [
+    [30, 1],
+    [5, 1],
+    [30, 40],
+  ] as const) {
     it(`reaches the entropy log(${perplexity}) for every point (data scale ${scale})`, () => {
-      const n = 400, d = 10;
+      const n = 400,
+        d = 10;
       const k = Math.floor(3 * perplexity + 1);
       const nn = drain(exactKnnSteps(randomData(n, d, 2, scale), n, d, k));
       const { values, betas } = conditionalProbabilities(nn, perplexity);
       for (let i = 0; i < n; i++) {
-        let sum = 0, entropy = 0;
+        let sum = 0,
+          entropy = 0;
         for (let t = 0; t < k; t++) {
           const p = values[i * k + t]!;
           sum += p;
@@ -71,7 +82,9 @@ describe('perplexity calibration', () => {
   }
 
   it('symmetrises into a joint P that sums to 1 with p_ij = p_ji', () => {
-    const n = 300, d = 5, perplexity = 10;
+    const n = 300,
+      d = 5,
+      perplexity = 10;
     const k = 31;
     const nn = drain(exactKnnSteps(randomData(n, d, 3), n, d, k));
     const cond = conditionalProbabilities(nn, perplexity).values;
@@ -88,7 +101,8 @@ describe('perplexity calibration', () => {
       }
     }
     expect(total).toBeCloseTo(1, 12);
-    let asymmetry = 0, error = 0;
+    let asymmetry = 0,
+      error = 0;
     for (let i = 0; i < n; i++) {
       for (let t = 0; t < k; t++) {
         const j = nn.indices[i * k + t]!;

@@ -63,7 +63,8 @@ function exact(p: JointP, y: Float64Array, exaggeration: number) {
 }
 
 function relativeError(a: Float64Array, b: Float64Array): number {
-  let e = 0, s = 0;
+  let e = 0,
+    s = 0;
   for (let t = 0; t < a.length; t++) {
     e += (a[t]! - b[t]!) ** 2;
     s += b[t]! ** 2;

@@ -5,9 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { matrix } from '../../src/core/index.js';
 import { gaussianClusters, knnAccuracy, mapQuality, neighbourhoodPreservation, trustworthiness } from '../../src/projection/index.js';
 
-const reference = JSON.parse(
-  readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'sklearn-reference.json'), 'utf8'),
-) as { metrics: { trustworthiness: Record<string, number>; neighbourhoodPreservation10: number } };
+const reference = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'sklearn-reference.json'), 'utf8')) as {
+  metrics: { trustworthiness: Record<string, number>; neighbourhoodPreservation10: number };
+};
 
 describe('map quality measures', () => {
   // the fixture's case: 300 points of 4 clusters in 20-D, "mapped" by keeping their first two coordinates

@@ -58,7 +58,11 @@ describe('worker helper', () => {
   it('PCA passes and kNN run on two threads without a worker failure', () => {
     const before = Helper.failures;
     const r = new Random(2);
-    const m = matrix(600, 300, Float32Array.from({ length: 600 * 300 }, () => r.normal()));
+    const m = matrix(
+      600,
+      300,
+      Float32Array.from({ length: 600 * 300 }, () => r.normal()),
+    );
     const one = pca(m, { nComponents: 10, threads: 1 });
     const two = pca(m, { nComponents: 10, threads: 2 });
     expect(Array.from(two.coords.data)).toEqual(Array.from(one.coords.data));

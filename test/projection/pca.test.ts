@@ -96,7 +96,11 @@ describe('pca', () => {
     for (let j = 0; j < 200; j++) expect(mean[j]!).toBeCloseTo(exact.mean[j]!, 4);
     // coords are U·Σ as sklearn's fit_transform: the projection on the components up to the part
     // of each row outside the found subspace, negligible for the leading components
-    for (const [c, tolerance] of [[0, 1e-5], [5, 1e-4], [49, 0.05]] as const) {
+    for (const [c, tolerance] of [
+      [0, 1e-5],
+      [5, 1e-4],
+      [49, 0.05],
+    ] as const) {
       let diff2 = 0;
       for (let i = 0; i < 320; i++) {
         let s = 0;

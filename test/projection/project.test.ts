@@ -9,7 +9,9 @@ describe('project', () => {
     const r = await project(data, { method: 'pca', seed: 5 });
     expect(r.method).toBe('pca');
     expect(r.coords.cols).toBe(2);
-    expect(Array.from(r.coords.data)).toEqual(Array.from(pca(data, { nComponents: 2, powerIterations: 3, oversamples: 10, seed: 5 }).coords.data));
+    expect(Array.from(r.coords.data)).toEqual(
+      Array.from(pca(data, { nComponents: 2, powerIterations: 3, oversamples: 10, seed: 5 }).coords.data),
+    );
     expect(Object.keys(r.params)).toEqual(Object.keys(r.params).sort());
     expect(r.params).toMatchObject({ method: 'pca', nComponents: 2, seed: 5 });
     expect(r.kl).toBeUndefined();

@@ -8,9 +8,12 @@ import { TSNE, gaussianClusters, knnAccuracy, mapQuality } from '../../src/proje
 interface VariantSummary {
   summary: Record<string, { mean: number; min: number; max: number }>;
 }
-const reference = JSON.parse(
-  readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'sklearn-reference.json'), 'utf8'),
-) as { clusters: { recipe: { n: number; dim: number; clusters: number; seed: number; separation: number }; variants: Record<string, VariantSummary> } };
+const reference = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'sklearn-reference.json'), 'utf8')) as {
+  clusters: {
+    recipe: { n: number; dim: number; clusters: number; seed: number; separation: number };
+    variants: Record<string, VariantSummary>;
+  };
+};
 
 describe('TSNE on seeded Gaussian clusters (scikit-learn figures in fixtures/sklearn-reference.json)', () => {
   const { n, dim, clusters, seed, separation } = reference.clusters.recipe;

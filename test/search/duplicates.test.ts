@@ -36,7 +36,15 @@ function planted(): { m: Matrix; expected: number[][]; chain: number[] } {
   // chain: 1300 is a noisier copy of 700, 1200 their midpoint
   noisyCopy(700, 1300, 0.22);
   for (let j = 0; j < cols; j++) m.data[1200 * cols + j] = (m.data[700 * cols + j]! + m.data[1300 * cols + j]!) / 2;
-  return { m, expected: [[10, 500, 900, 1499], [700, 1200, 1300], [300, 301]], chain: [700, 1200, 1300] };
+  return {
+    m,
+    expected: [
+      [10, 500, 900, 1499],
+      [700, 1200, 1300],
+      [300, 301],
+    ],
+    chain: [700, 1200, 1300],
+  };
 }
 
 describe('duplicateGroups', () => {
@@ -59,7 +67,10 @@ describe('duplicateGroups', () => {
 
   it('a stricter threshold splits the chain', async () => {
     const groups = await duplicateGroups(m, { minSimilarity: 0.99, method: 'exact' });
-    expect(groups).toEqual([[10, 500, 900, 1499], [300, 301]]);
+    expect(groups).toEqual([
+      [10, 500, 900, 1499],
+      [300, 301],
+    ]);
   });
 
   it('ignores zero rows and rejects a bad threshold', async () => {

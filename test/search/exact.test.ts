@@ -77,7 +77,10 @@ describe('ExactIndex', () => {
       expect(every.length).toBe(58);
       expectSame(every, reference(m, q, metric, thr));
       expectSame(await index.search(q, { ...thr, k: 20 }), reference(m, q, metric, { ...thr, k: 20 }));
-      expectSame(await index.search(q, { ...thr, k: 100, exclude: [all[0]!.id] }), reference(m, q, metric, { ...thr, k: 100, exclude: [all[0]!.id] }));
+      expectSame(
+        await index.search(q, { ...thr, k: 100, exclude: [all[0]!.id] }),
+        reference(m, q, metric, { ...thr, k: 100, exclude: [all[0]!.id] }),
+      );
     });
 
     it(`${metric}: a batch gives the same lists as single queries`, async () => {
@@ -93,7 +96,8 @@ describe('ExactIndex', () => {
       const want = reference(m, q, metric, { k: 600 });
       expect(s.length).toBe(600);
       for (const n of want) expect(s[n.id]).toBeCloseTo(n.score, 5);
-      if (metric === 'euclidean') expect(s[20]).toBe(0); // no cancellation noise on the query itself
+      if (metric === 'euclidean')
+        expect(s[20]).toBe(0); // no cancellation noise on the query itself
       else expect(s[5]).toBe(0); // zero vector
     });
   }
@@ -118,7 +122,11 @@ describe('ExactIndex', () => {
 
   it('rejects bad requests with E_USAGE', async () => {
     const index = new ExactIndex(m, { metric: 'euclidean' });
-    const code = async (p: Promise<unknown>): Promise<string> => p.then(() => 'ok', (e: ConvlensError) => e.code);
+    const code = async (p: Promise<unknown>): Promise<string> =>
+      p.then(
+        () => 'ok',
+        (e: ConvlensError) => e.code,
+      );
     expect(await code(index.search(row(m, 0), { minSimilarity: 0.5 }))).toBe('E_USAGE');
     expect(await code(index.search(new Float32Array(3)))).toBe('E_USAGE');
     expect(await code(index.search(row(m, 0), { k: 0 }))).toBe('E_USAGE');

@@ -74,7 +74,12 @@ describe('HnswIndex', () => {
     const top = await index.search(q, { k: 5 });
     expect(top[0]).toEqual({ id: 5007, score: expect.closeTo(1, 3) as number });
     const rest = await index.search(q, { k: 5, exclude: [5007] });
-    expect(rest.map((n) => n.id)).toEqual(top.slice(1).map((n) => n.id).concat(rest[4]!.id));
+    expect(rest.map((n) => n.id)).toEqual(
+      top
+        .slice(1)
+        .map((n) => n.id)
+        .concat(rest[4]!.id),
+    );
 
     const exact = await new ExactIndex(data, { ids }).search(q, { minSimilarity: 0.75 });
     expect(exact.length).toBeGreaterThan(70); // more than the first request of 64 candidates

@@ -6,7 +6,20 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AtlasManifest, ClassifyResult, HistogramResult, ImageDetail, ImageList, Info, JobInfo, LabelsResult, MapResult, Predictions, SimilarResult, TrainResult } from '../../src/server/api-types.js';
+import type {
+  AtlasManifest,
+  ClassifyResult,
+  HistogramResult,
+  ImageDetail,
+  ImageList,
+  Info,
+  JobInfo,
+  LabelsResult,
+  MapResult,
+  Predictions,
+  SimilarResult,
+  TrainResult,
+} from '../../src/server/api-types.js';
 import { createServer, type ConvlensServer } from '../../src/server/index.js';
 import { EXAMPLES } from '../helpers/paths.js';
 import { indexedExamples, multipart, removeTempDirs, tempDir } from './helpers.js';
@@ -54,7 +67,11 @@ beforeAll(async () => {
   const db = await indexedExamples(dir);
   mkdirSync(join(allowed, 'new photos'), { recursive: true });
   for (const [i, f] of ['coffee.png', 'rocket.jpg', 'astronaut.png'].entries()) {
-    await sharp(join(EXAMPLES, 'skimage', f)).resize(200).flop().jpeg().toFile(join(allowed, 'new photos', `copy ${i}.jpg`));
+    await sharp(join(EXAMPLES, 'skimage', f))
+      .resize(200)
+      .flop()
+      .jpeg()
+      .toFile(join(allowed, 'new photos', `copy ${i}.jpg`));
   }
   server = await createServer({ db, webDir: null, allowedRoots: [allowed], uploadsDir: uploads, port: 0 });
   const list = await get<ImageList>('/api/images?limit=500');
@@ -110,7 +127,17 @@ describe('collection', () => {
     expect(d.top5).toHaveLength(5);
     expect(d.top5[0]).toMatchObject({ label: 'Egyptian_cat', wnid: 'n02124075', index: 285 });
     expect(d.top5[0]!.probability).toBeGreaterThan(0.5);
-    expect(d).toMatchObject({ root: EXAMPLES, path: 'skimage/chelsea.png', format: 'png', width: 451, height: 300, embedded: true, displayable: true, label: null, prediction: null });
+    expect(d).toMatchObject({
+      root: EXAMPLES,
+      path: 'skimage/chelsea.png',
+      format: 'png',
+      width: 451,
+      height: 300,
+      embedded: true,
+      displayable: true,
+      label: null,
+      prediction: null,
+    });
     await expectError('GET', '/api/images/99999', 404, 'E_NOT_FOUND');
     await expectError('GET', '/api/images/1abc', 400, 'E_USAGE');
     await expectError('GET', '/api/images/-1', 400, 'E_USAGE');
@@ -309,7 +336,10 @@ describe('jobs', () => {
     expect(cancelled.id).toBe(job.id);
     expect((await finished(job)).state).toBe('cancelled');
     mkdirSync(join(allowed, 'later'));
-    await sharp(CAT).resize(100).jpeg().toFile(join(allowed, 'later', 'x.jpg'));
+    await sharp(CAT)
+      .resize(100)
+      .jpeg()
+      .toFile(join(allowed, 'later', 'x.jpg'));
     const index = await send<JobInfo>('POST', '/api/jobs', { kind: 'index', folder: 'later' }, 202);
     await send<JobInfo>('DELETE', `/api/jobs/${index.id}`, undefined);
     expect((await finished(index)).state).toBe('cancelled');
@@ -322,7 +352,10 @@ describe('jobs', () => {
     const res = await fetch(`${url}api/jobs/${job.id}/events`);
     expect(res.headers.get('content-type')).toBe('text/event-stream');
     const text = await res.text();
-    const events = text.split('\n\n').filter((e) => e.startsWith('data: ')).map((e) => JSON.parse(e.slice(6)) as JobInfo);
+    const events = text
+      .split('\n\n')
+      .filter((e) => e.startsWith('data: '))
+      .map((e) => JSON.parse(e.slice(6)) as JobInfo);
     expect(events.length).toBeGreaterThanOrEqual(1);
     expect(events[events.length - 1]!.state).toBe('done');
   });
@@ -349,10 +382,20 @@ describe('labels and training', () => {
     await expectError('POST', '/api/labels', 400, 'E_USAGE', { ids: [1.5], label: 'x' });
     await expectError('POST', '/api/labels', 400, 'E_USAGE', { ids: [99999], label: 'x' });
     await expectError('DELETE', '/api/labels', 400, 'E_USAGE', {});
-    const bad = await server.app.inject({ method: 'POST', url: '/api/labels', payload: '{"ids": [1', headers: { 'content-type': 'application/json' } });
+    const bad = await server.app.inject({
+      method: 'POST',
+      url: '/api/labels',
+      payload: '{"ids": [1',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(bad.statusCode).toBe(400);
     expect(bad.json().error.code).toBe('E_USAGE');
-    const text = await server.app.inject({ method: 'POST', url: '/api/labels', payload: 'ids=1', headers: { 'content-type': 'text/plain' } });
+    const text = await server.app.inject({
+      method: 'POST',
+      url: '/api/labels',
+      payload: 'ids=1',
+      headers: { 'content-type': 'text/plain' },
+    });
     expect(text.statusCode).toBe(415);
     await send('DELETE', '/api/labels', { ids: [a[1]] });
   });
@@ -372,7 +415,12 @@ describe('labels and training', () => {
       const r = end.result as TrainResult;
       expect(r.head).toBe(head);
       expect(r.classes).toEqual(['food', 'outdoor']);
-      expect(r.labelled).toEqual(expect.arrayContaining([{ label: 'outdoor', count: 4 }, { label: 'food', count: 4 }]));
+      expect(r.labelled).toEqual(
+        expect.arrayContaining([
+          { label: 'outdoor', count: 4 },
+          { label: 'food', count: 4 },
+        ]),
+      );
       expect(r.metrics!.folds).toBe(4);
       expect(r.metrics!.n).toBe(8);
       expect(r.metrics!.accuracy).toBeGreaterThanOrEqual(0.75);

@@ -12,7 +12,11 @@ const children: ChildProcess[] = [];
 
 /** Start a long-running command; resolves with the URL it prints. */
 function start(args: string[]): Promise<{ child: ChildProcess; url: string; stderr: () => string; exited: Promise<number | null> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI_ENTRY, ...args], { cwd: REPO, env: { ...process.env, CI: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI_ENTRY, ...args], {
+    cwd: REPO,
+    env: { ...process.env, CI: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   children.push(child);
   let out = '';
   let err = '';
@@ -38,11 +42,16 @@ describe('convlens serve', () => {
   it('documents its options', async () => {
     const r = await runCli(['serve', '--help']);
     expect(r.code).toBe(0);
-    for (const flag of ['--db', '--host', '--port', '--allow-root', '--max-upload-mb', '--uploads-dir', '--no-store-uploads']) expect(r.stdout).toContain(flag);
+    for (const flag of ['--db', '--host', '--port', '--allow-root', '--max-upload-mb', '--uploads-dir', '--no-store-uploads'])
+      expect(r.stdout).toContain(flag);
   });
 
   it('refuses bad flags with a usage error', async () => {
-    for (const args of [['--port', '70000'], ['--max-upload-mb', '0'], ['--port', 'x']]) {
+    for (const args of [
+      ['--port', '70000'],
+      ['--max-upload-mb', '0'],
+      ['--port', 'x'],
+    ]) {
       const r = await runCli(['serve', ...args]);
       expect(r.code, args.join(' ')).toBe(1);
     }

@@ -46,14 +46,21 @@ export async function indexedExamples(dir: string): Promise<string> {
 /** A WebP thumbnail of one flat colour (distinct per image). */
 export function colourThumb(i: number): Promise<Buffer> {
   const c = { r: (i * 53) % 256, g: (i * 97) % 256, b: (i * 191) % 256 };
-  return sharp({ create: { width: 48, height: 32, channels: 3, background: c } }).webp().toBuffer();
+  return sharp({ create: { width: 48, height: 32, channels: 3, background: c } })
+    .webp()
+    .toBuffer();
 }
 
 /**
  * A collection of `n` synthetic rows under `root` (files need not exist): ReLU-like random 2048-d
  * embeddings in a few clusters, random top-5 classes, small thumbnails.
  */
-export async function syntheticStore(db: string, root: string, n: number, options: { dim?: number; seed?: number; thumbnails?: boolean } = {}): Promise<void> {
+export async function syntheticStore(
+  db: string,
+  root: string,
+  n: number,
+  options: { dim?: number; seed?: number; thumbnails?: boolean } = {},
+): Promise<void> {
   const dim = options.dim ?? 2048;
   const rng = new Random(options.seed ?? 1);
   const store = Store.open(db, { create: true });
@@ -97,7 +104,9 @@ function run(cmd: string, args: string[]): Promise<void> {
     let err = '';
     child.stderr.on('data', (d) => (err += d));
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(' ')} failed (${code}): ${err.slice(-2000)}`))));
+    child.on('close', (code) =>
+      code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(' ')} failed (${code}): ${err.slice(-2000)}`)),
+    );
   });
 }
 
@@ -109,7 +118,16 @@ export async function buildWeb(viewerOnly = false): Promise<string> {
   const out = tempDir('web');
   const vite = join(REPO, 'node_modules', '.bin', 'vite');
   if (!viewerOnly) await run(vite, ['build', '--config', 'web/vite.config.ts', '--outDir', out, '--emptyOutDir', '--logLevel', 'warn']);
-  await run(vite, ['build', '--config', 'web/vite.viewer.config.ts', '--outDir', join(out, 'viewer'), '--emptyOutDir', '--logLevel', 'warn']);
+  await run(vite, [
+    'build',
+    '--config',
+    'web/vite.viewer.config.ts',
+    '--outDir',
+    join(out, 'viewer'),
+    '--emptyOutDir',
+    '--logLevel',
+    'warn',
+  ]);
   return out;
 }
 
@@ -127,13 +145,27 @@ export async function launchChromium() {
     executablePath: CHROMIUM,
     headless: true,
     viewport: { width: 1400, height: 900 },
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 }
 
 /** A multipart/form-data body with one file. */
 export function multipart(bytes: Buffer, filename = 'photo.jpg', field = 'file'): { payload: Buffer; headers: Record<string, string> } {
   const boundary = `----convlens${Math.random().toString(16).slice(2)}`;
-  const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${field}"; filename="${filename}"\r\nContent-Type: application/octet-stream\r\n\r\n`);
-  return { payload: Buffer.concat([head, bytes, Buffer.from(`\r\n--${boundary}--\r\n`)]), headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } };
+  const head = Buffer.from(
+    `--${boundary}\r\nContent-Disposition: form-data; name="${field}"; filename="${filename}"\r\nContent-Type: application/octet-stream\r\n\r\n`,
+  );
+  return {
+    payload: Buffer.concat([head, bytes, Buffer.from(`\r\n--${boundary}--\r\n`)]),
+    headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+  };
 }

@@ -18,14 +18,22 @@ describe('MicroBatcher', () => {
   const rng = new Random(3);
   const n = 1500;
   const dim = 64;
-  const m = matrix(n, dim, Float32Array.from({ length: n * dim }, () => Math.max(0, rng.normal())));
+  const m = matrix(
+    n,
+    dim,
+    Float32Array.from({ length: n * dim }, () => Math.max(0, rng.normal())),
+  );
   const ids = Int32Array.from({ length: n }, (_, i) => 10 + 3 * i);
   const exact = { cosine: new ExactIndex(m, { metric: 'cosine', ids }), euclidean: new ExactIndex(m, { metric: 'euclidean', ids }) };
   const row = (i: number): Float32Array => m.data.subarray(i * dim, (i + 1) * dim);
 
   it('answers concurrent queries exactly as one-by-one searches, in fewer batches', async () => {
     const batcher = new MicroBatcher((metric) => exact[metric]);
-    const queries = Array.from({ length: 60 }, (_, j) => ({ i: rng.int(n), metric: (j % 3 === 0 ? 'euclidean' : 'cosine') as 'cosine' | 'euclidean', k: j % 2 ? 10 : 3 }));
+    const queries = Array.from({ length: 60 }, (_, j) => ({
+      i: rng.int(n),
+      metric: (j % 3 === 0 ? 'euclidean' : 'cosine') as 'cosine' | 'euclidean',
+      k: j % 2 ? 10 : 3,
+    }));
     const got = await Promise.all(queries.map((q) => batcher.search({ vector: row(q.i), metric: q.metric, k: q.k, excludeId: ids[q.i]! })));
     for (const [j, q] of queries.entries()) {
       const want = await exact[q.metric].search(row(q.i), { k: q.k, exclude: [ids[q.i]!] });
@@ -113,7 +121,9 @@ describe('JobManager', () => {
     expect((await jobs.wait(a.id)).state).toBe('cancelled');
     expect(slow).toHaveBeenCalledTimes(1);
 
-    const coded = await jobs.wait(jobs.submit('train', {}, async () => Promise.reject(new ConvlensError('E_USAGE', 'label two classes'))).id);
+    const coded = await jobs.wait(
+      jobs.submit('train', {}, async () => Promise.reject(new ConvlensError('E_USAGE', 'label two classes'))).id,
+    );
     expect(coded).toMatchObject({ state: 'failed', error: { code: 'E_USAGE', message: 'label two classes' } });
     const spy = vi.spyOn(console, 'error').mockImplementation(() => undefined);
     const internal = await jobs.wait(jobs.submit('train', {}, async () => Promise.reject(new Error('/secret/path exploded'))).id);
@@ -148,11 +158,17 @@ describe('buildAtlas', () => {
     store.close();
     // 4 × 4 tiles a page: 16 + 16 + 8
     expect(atlas).toMatchObject({ tile: 16, columns: 4, perPage: 16 });
-    expect(atlas.pages.map((p) => [p.width, p.height, p.count])).toEqual([[64, 64, 16], [64, 64, 16], [64, 32, 8]]);
+    expect(atlas.pages.map((p) => [p.width, p.height, p.count])).toEqual([
+      [64, 64, 16],
+      [64, 64, 16],
+      [64, 32, 8],
+    ]);
     expect(Array.from(atlas.ids)).toEqual(Array.from(ids));
     // image i has flat colour i % 16 (letterboxed: the mean ignores the transparent bars)
     for (const i of [0, 5, 21, 39]) {
-      const { data } = await sharp(await colourThumb(i % 16)).raw().toBuffer({ resolveWithObject: true });
+      const { data } = await sharp(await colourThumb(i % 16))
+        .raw()
+        .toBuffer({ resolveWithObject: true });
       const want = [data[0]!, data[1]!, data[2]!];
       const got = [(atlas.colors[i]! >> 16) & 255, (atlas.colors[i]! >> 8) & 255, atlas.colors[i]! & 255];
       got.forEach((c, j) => expect(Math.abs(c - want[j]!)).toBeLessThanOrEqual(6));

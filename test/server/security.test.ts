@@ -36,7 +36,13 @@ function rawGet(path: string, headers: Record<string, string> = {}): Promise<{ s
   });
 }
 
-async function expectRefused(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, status?: number, code?: string): Promise<void> {
+async function expectRefused(
+  method: 'GET' | 'POST' | 'DELETE',
+  path: string,
+  body?: unknown,
+  status?: number,
+  code?: string,
+): Promise<void> {
   const r = await server.app.inject({ method, url: path, ...(body !== undefined ? { payload: body as object } : {}) });
   expect(r.statusCode, `${method} ${path} ${JSON.stringify(body)}: ${r.body.slice(0, 200)}`).toBeGreaterThanOrEqual(400);
   expect(r.statusCode).toBeLessThan(500);
@@ -49,7 +55,11 @@ async function expectRefused(method: 'GET' | 'POST' | 'DELETE', path: string, bo
 
 /** A valid PNG whose header claims width × height (a decompression bomb's calling card). */
 async function pngClaiming(width: number, height: number): Promise<Buffer> {
-  const png = Buffer.from(await sharp({ create: { width: 1, height: 1, channels: 3, background: '#000' } }).png().toBuffer());
+  const png = Buffer.from(
+    await sharp({ create: { width: 1, height: 1, channels: 3, background: '#000' } })
+      .png()
+      .toBuffer(),
+  );
   // IHDR data starts at byte 16: width, height (big-endian); its CRC covers type + data (bytes 12..29)
   png.writeUInt32BE(width, 16);
   png.writeUInt32BE(height, 20);
@@ -66,7 +76,9 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'secret.txt'), SECRET);
   symlinkSync(join(dir, 'outside'), join(allowed, 'link-out'));
   symlinkSync(join(allowed, 'inside'), join(allowed, 'link-in'));
-  await sharp({ create: { width: 40, height: 30, channels: 3, background: '#3366cc' } }).jpeg().toFile(join(photos, 'a.jpg'));
+  await sharp({ create: { width: 40, height: 30, channels: 3, background: '#3366cc' } })
+    .jpeg()
+    .toFile(join(photos, 'a.jpg'));
   symlinkSync(join(photos, 'a.jpg'), join(photos, 'inside-link.jpg'));
   writeFileSync(join(photos, 'swapped.jpg'), 'x');
   // a fake web app next to a secret, to try to escape the static folder
@@ -89,7 +101,15 @@ beforeAll(async () => {
   rmSync(join(photos, 'swapped.jpg'));
   symlinkSync(join(dir, 'secret.jpg'), join(photos, 'swapped.jpg'));
 
-  server = await createServer({ db, port: 0, allowedRoots: [allowed], webDir: join(dir, 'web'), uploadsDir: join(dir, 'uploads'), maxUploadBytes: 1024 * 1024, lens: { maxPixels: 1_000_000 } });
+  server = await createServer({
+    db,
+    port: 0,
+    allowedRoots: [allowed],
+    webDir: join(dir, 'web'),
+    uploadsDir: join(dir, 'uploads'),
+    maxUploadBytes: 1024 * 1024,
+    lens: { maxPixels: 1_000_000 },
+  });
   url = await server.listen();
 });
 
@@ -127,8 +147,10 @@ describe('index job folders', () => {
   });
 
   it('refuses NUL bytes and malformed folders', async () => {
-    for (const folder of ['inside\u0000', 'inside%00', 'inside%2500/x']) await expectRefused('POST', '/api/jobs', { kind: 'index', folder }, 400, 'E_USAGE');
-    for (const folder of [42, ['inside'], { path: 'inside' }, '', null, 'x'.repeat(5000)]) await expectRefused('POST', '/api/jobs', { kind: 'index', folder }, 400, 'E_USAGE');
+    for (const folder of ['inside\u0000', 'inside%00', 'inside%2500/x'])
+      await expectRefused('POST', '/api/jobs', { kind: 'index', folder }, 400, 'E_USAGE');
+    for (const folder of [42, ['inside'], { path: 'inside' }, '', null, 'x'.repeat(5000)])
+      await expectRefused('POST', '/api/jobs', { kind: 'index', folder }, 400, 'E_USAGE');
     await expectRefused('POST', '/api/jobs', { kind: 'index', folder: 'inside', root: -1 }, 400, 'E_USAGE');
     await expectRefused('POST', '/api/jobs', { kind: 'index', folder: 'inside', root: '0' }, 400, 'E_USAGE');
     await expectRefused('POST', '/api/jobs', { kind: 'index', folder: 'nowhere' }, 404, 'E_NOT_FOUND');
@@ -183,7 +205,10 @@ describe('image files', () => {
       expect(r.body).not.toContain(SECRET);
     }
     // an extra query parameter changes nothing: still the collection's own file
-    const r = await server.app.inject({ method: 'GET', url: `/api/images/${ids.get('a.jpg')}/file?path=${encodeURIComponent(join(dir, 'secret.jpg'))}` });
+    const r = await server.app.inject({
+      method: 'GET',
+      url: `/api/images/${ids.get('a.jpg')}/file?path=${encodeURIComponent(join(dir, 'secret.jpg'))}`,
+    });
     expect(r.statusCode).toBe(200);
     expect(r.body).not.toContain(SECRET);
   });
@@ -217,7 +242,8 @@ describe('static files', () => {
 });
 
 describe('uploads', () => {
-  const post = (bytes: Buffer, name = 'photo.jpg', path = '/api/classify') => server.app.inject({ method: 'POST', url: path, ...multipart(bytes, name) });
+  const post = (bytes: Buffer, name = 'photo.jpg', path = '/api/classify') =>
+    server.app.inject({ method: 'POST', url: path, ...multipart(bytes, name) });
 
   it('refuses uploads over the size limit', async () => {
     const big = Buffer.alloc(2 * 1024 * 1024, 7);
@@ -231,7 +257,12 @@ describe('uploads', () => {
   it('checks uploads by content, not by name', async () => {
     const cases: [Buffer, string, number, string][] = [
       [Buffer.from('this is not a picture, just text\n'), 'cat.jpg', 415, 'E_NOT_IMAGE'],
-      [Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><image href="file:///etc/passwd"/></svg>'), 'x.png', 415, 'E_NOT_IMAGE'],
+      [
+        Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><image href="file:///etc/passwd"/></svg>'),
+        'x.png',
+        415,
+        'E_NOT_IMAGE',
+      ],
       [Buffer.from('GIF89a'), 'x.gif', 415, 'E_NOT_IMAGE'],
       [Buffer.alloc(0), 'empty.jpg', 400, 'E_EMPTY'],
       [Buffer.from([0xff, 0xd8, 0xff]), 'stub.jpg', 415, 'E_NOT_IMAGE'],
@@ -244,7 +275,10 @@ describe('uploads', () => {
   });
 
   it('refuses decompression bombs by their header, before decoding', async () => {
-    for (const [w, h] of [[100_000, 100_000], [2000, 2000]] as const) {
+    for (const [w, h] of [
+      [100_000, 100_000],
+      [2000, 2000],
+    ] as const) {
       const r = await post(await pngClaiming(w, h), 'bomb.png');
       expect(r.statusCode).toBe(413);
       expect(r.json().error.code).toBe('E_TOO_LARGE');
@@ -252,7 +286,9 @@ describe('uploads', () => {
   });
 
   it('answers a truncated image with a 4xx', async () => {
-    const jpeg = await sharp({ create: { width: 300, height: 200, channels: 3, background: '#a33' } }).jpeg().toBuffer();
+    const jpeg = await sharp({ create: { width: 300, height: 200, channels: 3, background: '#a33' } })
+      .jpeg()
+      .toBuffer();
     const r = await post(jpeg.subarray(0, Math.floor(jpeg.length / 2)), 'cut.jpg');
     expect(r.statusCode).toBeGreaterThanOrEqual(400);
     expect(r.statusCode).toBeLessThan(500);
@@ -269,10 +305,20 @@ describe('uploads', () => {
       headers: { 'content-type': 'multipart/form-data; boundary=b' },
     });
     expect(noFile.statusCode).toBe(400);
-    const broken = await server.app.inject({ method: 'POST', url: '/api/classify', payload: '--b\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\n\r\nabc', headers: { 'content-type': 'multipart/form-data; boundary=b' } });
+    const broken = await server.app.inject({
+      method: 'POST',
+      url: '/api/classify',
+      payload: '--b\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\n\r\nabc',
+      headers: { 'content-type': 'multipart/form-data; boundary=b' },
+    });
     expect(broken.statusCode).toBeGreaterThanOrEqual(400);
     expect(broken.statusCode).toBeLessThan(500);
-    const noBoundary = await server.app.inject({ method: 'POST', url: '/api/classify', payload: 'abc', headers: { 'content-type': 'multipart/form-data' } });
+    const noBoundary = await server.app.inject({
+      method: 'POST',
+      url: '/api/classify',
+      payload: 'abc',
+      headers: { 'content-type': 'multipart/form-data' },
+    });
     expect(noBoundary.statusCode).toBeGreaterThanOrEqual(400);
     expect(noBoundary.statusCode).toBeLessThan(500);
     const store = await server.app.inject({ method: 'POST', url: '/api/classify?store=maybe', ...multipart(Buffer.from('x')) });
@@ -289,10 +335,20 @@ describe('requests from elsewhere', () => {
   it('refuses a foreign Host header (DNS rebinding) and cross-origin writes', async () => {
     expect((await rawGet('/api/info', { host: 'evil.example:80' })).status).toBe(403);
     expect((await rawGet('/api/info', { host: `localhost:${new URL(url).port}` })).status).toBe(200);
-    const cross = await server.app.inject({ method: 'POST', url: '/api/labels', payload: { ids: [ids.get('a.jpg')], label: 'x' }, headers: { origin: 'https://evil.example' } });
+    const cross = await server.app.inject({
+      method: 'POST',
+      url: '/api/labels',
+      payload: { ids: [ids.get('a.jpg')], label: 'x' },
+      headers: { origin: 'https://evil.example' },
+    });
     expect(cross.statusCode).toBe(403);
     expect(cross.json().error.code).toBe('E_PERMISSION');
-    const same = await server.app.inject({ method: 'POST', url: '/api/labels', payload: { ids: [ids.get('a.jpg')], label: 'x' }, headers: { origin: 'http://localhost', host: 'localhost' } });
+    const same = await server.app.inject({
+      method: 'POST',
+      url: '/api/labels',
+      payload: { ids: [ids.get('a.jpg')], label: 'x' },
+      headers: { origin: 'http://localhost', host: 'localhost' },
+    });
     expect(same.statusCode).toBe(200);
   });
 

@@ -28,7 +28,9 @@ describe.skipIf(!FLOWERS)(FLOWERS ? 'teaching new classes on the shared flowers'
 
   it('softmax head: validation accuracy, save -> load predicts the same, ONNX export gives the same top-1', async () => {
     const r = await trainOnLabelled(items, lens, { head: 'softmax', val: 0.2, seed: 0, refit: false });
-    console.log(`flowers crop softmax: validation accuracy ${r.report!.accuracy.toFixed(3)} (n=${r.report!.n}), training ${r.seconds.train.toFixed(1)}s`);
+    console.log(
+      `flowers crop softmax: validation accuracy ${r.report!.accuracy.toFixed(3)} (n=${r.report!.n}), training ${r.seconds.train.toFixed(1)}s`,
+    );
     expect(r.report!.accuracy).toBeGreaterThanOrEqual(0.86);
     expect(r.counts).toMatchObject({ labelled: 750, embedded: 750, train: 600, val: 150 });
 
@@ -38,7 +40,11 @@ describe.skipIf(!FLOWERS)(FLOWERS ? 'teaching new classes on the shared flowers'
     const loaded = loadModelDir(dir);
 
     // the validation images, embedded again through the pipeline
-    const { val } = stratifiedSplit(items.map((it) => it.label), 0.2, { seed: 0 });
+    const { val } = stratifiedSplit(
+      items.map((it) => it.label),
+      0.2,
+      { seed: 0 },
+    );
     const valItems = val.map((i) => items[i]!);
     const emb = matrix(valItems.length, 2048);
     let i = 0;
@@ -95,7 +101,11 @@ describe.skipIf(!FLOWERS)(FLOWERS ? 'teaching new classes on the shared flowers'
     expect(summary.classes).toEqual(['rose', 'sunflower']);
     expect(summary.failed).toEqual([{ path: join(tmp, 'missing.jpg'), code: 'E_NOT_FOUND', message: expect.any(String) }]);
     expect(summary.metrics.accuracy).toBeGreaterThan(0.7);
-    expect(JSON.parse(readFileSync(join(model, 'convlens-model.json'), 'utf8')).backbone).toMatchObject({ resize: 'crop', layer: 'avg_pool', dim: 2048 });
+    expect(JSON.parse(readFileSync(join(model, 'convlens-model.json'), 'utf8')).backbone).toMatchObject({
+      resize: 'crop',
+      layer: 'avg_pool',
+      dim: 2048,
+    });
 
     const rose = items.find((it) => it.label === 'rose' && !small.includes(it))!.path;
     const p = await runCli(['predict', rose, join(tmp, 'nope.png'), '--model', model, '--json', '--top', '2']);

@@ -42,7 +42,12 @@ describe.skipIf(!enabled)('web app in Chromium', () => {
     const [webDir, db] = await Promise.all([buildWeb(), indexedExamples(dir)]);
     mkdirSync(join(allowed, 'more'), { recursive: true });
     const names = ['astronaut.png', 'coffee.png', 'rocket.jpg', 'horse.png', 'camera.png', 'coins.png', 'moon.png', 'page.png'];
-    for (const [i, f] of names.entries()) await sharp(join(EXAMPLES, 'skimage', f)).resize(320).flop().jpeg().toFile(join(allowed, 'more', `extra ${i}.jpg`));
+    for (const [i, f] of names.entries())
+      await sharp(join(EXAMPLES, 'skimage', f))
+        .resize(320)
+        .flop()
+        .jpeg()
+        .toFile(join(allowed, 'more', `extra ${i}.jpg`));
     server = await createServer({ db, port: 0, webDir, allowedRoots: [allowed], uploadsDir: join(dir, 'uploads') });
     url = await server.listen();
     const list = (await server.app.inject({ method: 'GET', url: '/api/images?limit=500' })).json() as ImageList;
@@ -113,7 +118,10 @@ describe.skipIf(!enabled)('web app in Chromium', () => {
   it('classifies an uploaded photo and shows its neighbours', async () => {
     await page.getByRole('button', { name: 'Query' }).click();
     const photo = join(dir, 'my cat.jpg');
-    await sharp(join(EXAMPLES, 'skimage', 'chelsea.png')).flop().jpeg().toFile(photo);
+    await sharp(join(EXAMPLES, 'skimage', 'chelsea.png'))
+      .flop()
+      .jpeg()
+      .toFile(photo);
     await page.getByLabel('image to query').setInputFiles(photo);
     await poll(text('.predictions .bar-caption'), 60_000).toBe('Egyptian_cat');
     await poll(count('.query-result .neighbours .thumb')).toBe(12);
@@ -130,7 +138,13 @@ describe.skipIf(!enabled)('web app in Chromium', () => {
     await page.getByRole('button', { name: 'Lasso' }).click();
     await page.mouse.move(x0, y0);
     await page.mouse.down();
-    for (const [x, y] of [[x1, y0], [x1, y1], [x0, y1], [x0, y0 + 1]]) await page.mouse.move(x!, y!, { steps: 4 });
+    for (const [x, y] of [
+      [x1, y0],
+      [x1, y1],
+      [x0, y1],
+      [x0, y0 + 1],
+    ])
+      await page.mouse.move(x!, y!, { steps: 4 });
     await page.mouse.up();
     await page.getByRole('button', { name: 'Label & train' }).click();
     const lassoed = Number((await page.locator('.selection-info').textContent())!.split(' ')[0]);

@@ -35,7 +35,9 @@ async function colourAtlas(n: number, tile = 32, maxSize = 4096): Promise<Atlas>
       const y0 = Math.floor(i / columns) * tile;
       for (let y = 2; y < tile - 2; y++) for (let x = 2; x < tile - 2; x++) raw.set(rgb, ((y0 + y) * width + x0 + x) * 3);
     }
-    const data = await sharp(raw, { raw: { width, height, channels: 3 } }).webp({ quality: 70 }).toBuffer();
+    const data = await sharp(raw, { raw: { width, height, channels: 3 } })
+      .webp({ quality: 70 })
+      .toBuffer();
     pages.push({ width, height, count, data, mime: 'image/webp' });
   }
   return { tile, columns, perPage, ids: Int32Array.from({ length: n }, (_, i) => i + 1), colors, pages };
@@ -77,7 +79,11 @@ describe.skipIf(!enabled)('standalone HTML map in Chromium', () => {
     const store = Store.open(db, { readonly: true });
     const { ids } = store.embeddings();
     const rng = new Random(5);
-    const coords = matrix(ids.length, 2, Float32Array.from({ length: ids.length * 2 }, () => rng.normal() * 10));
+    const coords = matrix(
+      ids.length,
+      2,
+      Float32Array.from({ length: ids.length * 2 }, () => rng.normal() * 10),
+    );
     const html = await collectionMapHtml(store, { ids, coords }, { title: 'Test <map> & "friends"', colorBy: 'prediction', viewerDir });
     const atlas = await buildAtlas(store, ids, { tile: 32 });
     store.close();
@@ -112,7 +118,14 @@ describe.skipIf(!enabled)('standalone HTML map in Chromium', () => {
     const classes = ['daisy', 'dandelion', 'rose', 'sunflower', 'tulip', 'cat', 'dog', 'car', 'boat', 'plane', 'tree', 'house'];
     const points: HtmlMapPoint[] = Array.from({ length: n }, (_, i) => {
       const c = i % centres.length;
-      return { id: i + 1, x: centres[c]![0]! + rng.normal() * 4, y: centres[c]![1]! + rng.normal() * 4, path: `/photos/${classes[c]}/${i}.jpg`, prediction: classes[c]!, probability: 0.5 + rng.next() / 2 };
+      return {
+        id: i + 1,
+        x: centres[c]![0]! + rng.normal() * 4,
+        y: centres[c]![1]! + rng.normal() * 4,
+        path: `/photos/${classes[c]}/${i}.jpg`,
+        prediction: classes[c]!,
+        probability: 0.5 + rng.next() / 2,
+      };
     });
     const html = mapHtml({ title: '20 000 images', points, atlas: await colourAtlas(n), viewerDir });
     const file = join(dir, 'big-map.html');
@@ -128,7 +141,9 @@ describe.skipIf(!enabled)('standalone HTML map in Chromium', () => {
     const frames = async (): Promise<number[]> => (await page.evaluate('window.convlensMap.frameTimes.slice()')) as number[];
     await page.evaluate('window.convlensMap.frameTimes.length = 0');
     // the page's own frame intervals: what a person sees, raster included
-    await page.evaluate('window.intervals = []; (function loop(last) { requestAnimationFrame((t) => { window.intervals.push(t - last); loop(t); }); })(performance.now())');
+    await page.evaluate(
+      'window.intervals = []; (function loop(last) { requestAnimationFrame((t) => { window.intervals.push(t - last); loop(t); }); })(performance.now())',
+    );
     await page.mouse.move(cx, cy);
     for (let i = 0; i < 12; i++) {
       await page.mouse.wheel(0, -120);

@@ -52,12 +52,19 @@ export interface SearchOptions {
   maxDistance?: number;
 }
 
-const searchQs = (o: SearchOptions): Record<string, string | number | undefined> => ({ metric: o.metric, k: o.k, minSimilarity: o.minSimilarity, maxDistance: o.maxDistance });
+const searchQs = (o: SearchOptions): Record<string, string | number | undefined> => ({
+  metric: o.metric,
+  k: o.k,
+  minSimilarity: o.minSimilarity,
+  maxDistance: o.maxDistance,
+});
 
 export const api = {
   info: () => call<Info>('GET', '/api/info'),
-  classes: (q?: string) => call<{ classes: { index: number; wnid: string; label: string; count: number }[] }>('GET', `/api/classes${qs({ q })}`),
-  images: (p: { offset?: number; limit?: number; q?: string; label?: string; unlabelled?: boolean; failed?: boolean }) => call<ImageList>('GET', `/api/images${qs(p)}`),
+  classes: (q?: string) =>
+    call<{ classes: { index: number; wnid: string; label: string; count: number }[] }>('GET', `/api/classes${qs({ q })}`),
+  images: (p: { offset?: number; limit?: number; q?: string; label?: string; unlabelled?: boolean; failed?: boolean }) =>
+    call<ImageList>('GET', `/api/images${qs(p)}`),
   image: (id: number) => call<ImageDetail>('GET', `/api/images/${id}`),
   thumbUrl: (id: number) => `/api/images/${id}/thumbnail`,
   fileUrl: (id: number) => `/api/images/${id}/file`,

@@ -22,7 +22,15 @@ export function histogramSvg(hist: HistogramResult, threshold: number | null, wi
     const x0 = x(hist.edges[i]!);
     const x1 = x(hist.edges[i + 1]!);
     const mid = (hist.edges[i]! + hist.edges[i + 1]!) / 2;
-    root.append(svg('rect', { x: x0 + 0.5, y: y(c), width: Math.max(0.5, x1 - x0 - 1), height: height - pad.b - y(c), fill: passes(mid) ? '#ff7f0e' : '#1f77b4' }));
+    root.append(
+      svg('rect', {
+        x: x0 + 0.5,
+        y: y(c),
+        width: Math.max(0.5, x1 - x0 - 1),
+        height: height - pad.b - y(c),
+        fill: passes(mid) ? '#ff7f0e' : '#1f77b4',
+      }),
+    );
   });
   root.append(svg('line', { x1: pad.l, x2: width - pad.r, y1: height - pad.b, y2: height - pad.b, stroke: '#999' }));
   const label = (v: number, anchor: string): SVGTextElement => {
@@ -37,7 +45,17 @@ export function histogramSvg(hist: HistogramResult, threshold: number | null, wi
   mean.append(meanTitle);
   root.append(mean);
   if (threshold !== null) {
-    root.append(svg('line', { x1: x(threshold), x2: x(threshold), y1: pad.t, y2: height - pad.b, stroke: '#d62728', 'stroke-width': 1.5, 'stroke-dasharray': '4 3' }));
+    root.append(
+      svg('line', {
+        x1: x(threshold),
+        x2: x(threshold),
+        y1: pad.t,
+        y2: height - pad.b,
+        stroke: '#d62728',
+        'stroke-width': 1.5,
+        'stroke-dasharray': '4 3',
+      }),
+    );
   }
   return root;
 }

@@ -70,11 +70,13 @@ for (const t of Object.keys(titles) as Tab[]) {
   tabs.append(b);
 }
 
-document.getElementById('app')!.replaceChildren(
-  h('header.topbar', {}, h('strong.brand', {}, 'convlens'), stats, search, searchInfo, colorSelect, jobsPill),
-  changedBanner,
-  h('main.layout', {}, map.element, h('aside.side', {}, tabs, panelBox)),
-);
+document
+  .getElementById('app')!
+  .replaceChildren(
+    h('header.topbar', {}, h('strong.brand', {}, 'convlens'), stats, search, searchInfo, colorSelect, jobsPill),
+    changedBanner,
+    h('main.layout', {}, map.element, h('aside.side', {}, tabs, panelBox)),
+  );
 
 state.on('current', () => {
   if (state.current !== null && currentTab !== 'image') showTab('image');
@@ -122,7 +124,11 @@ async function noticeFinished(jobs: JobInfo[]): Promise<void> {
   if (after !== before || !state.map || state.map.count !== after) {
     changedBanner.replaceChildren(
       `The collection changed (${after} images).`,
-      h('button', { onclick: () => ((changedBanner.hidden = true), void map.compute({ method: String(state.map?.method ?? 'tsne') })) }, 'Recompute the map'),
+      h(
+        'button',
+        { onclick: () => ((changedBanner.hidden = true), void map.compute({ method: String(state.map?.method ?? 'tsne') })) },
+        'Recompute the map',
+      ),
     );
     changedBanner.hidden = false;
   }

@@ -33,7 +33,11 @@ export class MapPane {
     const stage = h('div.map-stage');
     this.card.hidden = true;
     this.card.append(this.cardTile, this.cardText);
-    this.lassoButton = h('button', { title: 'select images by drawing around them (or shift-drag)', onclick: () => this.toggleLasso() }, 'Lasso');
+    this.lassoButton = h(
+      'button',
+      { title: 'select images by drawing around them (or shift-drag)', onclick: () => this.toggleLasso() },
+      'Lasso',
+    );
     const tools = h(
       'div.map-tools',
       {},
@@ -143,7 +147,8 @@ export class MapPane {
 
   private jobStatus(j: JobInfo): void {
     const p = j.progress;
-    const what = j.kind === 'map' ? `Computing the map (${String(j.params['method'])})` : j.kind === 'atlas' ? 'Building thumbnails' : j.kind;
+    const what =
+      j.kind === 'map' ? `Computing the map (${String(j.params['method'])})` : j.kind === 'atlas' ? 'Building thumbnails' : j.kind;
     this.setStatus(`${what}… ${p && p.total > 0 ? `${p.stage} ${p.done}/${p.total}` : j.state}`);
   }
 
@@ -207,7 +212,10 @@ export class MapPane {
       }
     });
     this.view.setHighlight(mask);
-    const names = classes.filter((c) => c.count > 0).slice(0, 3).map((c) => c.label);
+    const names = classes
+      .filter((c) => c.count > 0)
+      .slice(0, 3)
+      .map((c) => c.label);
     this.searchInfo.textContent = `${n} image${n === 1 ? '' : 's'}${names.length ? `: ${names.join(', ')}${classes.filter((c) => c.count > 0).length > 3 ? '…' : ''}` : ''}`;
   }, 200);
 }

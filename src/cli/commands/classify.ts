@@ -1,7 +1,18 @@
 import type { Command } from 'commander';
 import { decodePredictions } from '../../imagenet/classes.js';
 import { ConvLens } from '../../pipeline/lens.js';
-import { addLensOptions, expandCliInputs, EXIT_OK, EXIT_SOME_FAILED, lensOptions, parseIntOption, printPredictions, reportInputError, writeJsonLine, type LensFlags } from '../common.js';
+import {
+  addLensOptions,
+  expandCliInputs,
+  EXIT_OK,
+  EXIT_SOME_FAILED,
+  lensOptions,
+  parseIntOption,
+  printPredictions,
+  reportInputError,
+  writeJsonLine,
+  type LensFlags,
+} from '../common.js';
 
 interface Flags extends LensFlags {
   top: number;

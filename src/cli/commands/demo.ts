@@ -16,7 +16,12 @@ import { addServeOptions, runUntilStopped, serverOptions, type ServeFlags } from
 export const EXAMPLE_PHOTOS = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..', '..', 'examples', 'photos');
 
 function openBrowser(url: string): void {
-  const [cmd, args] = process.platform === 'darwin' ? ['open', [url]] : process.platform === 'win32' ? ['cmd', ['/c', 'start', '', url]] : ['xdg-open', [url]];
+  const [cmd, args] =
+    process.platform === 'darwin'
+      ? ['open', [url]]
+      : process.platform === 'win32'
+        ? ['cmd', ['/c', 'start', '', url]]
+        : ['xdg-open', [url]];
   try {
     const child = spawn(cmd, args as string[], { detached: true, stdio: 'ignore' });
     child.on('error', () => undefined);
@@ -44,7 +49,8 @@ export function register(program: Command): void {
       const log = (s: string): boolean => process.stderr.write(`convlens demo: ${s}\n`);
       log(`indexing ${EXAMPLE_PHOTOS}`);
       const indexed = await server.context.jobs.wait(server.context.submitIndex(EXAMPLE_PHOTOS).id);
-      if (indexed.state !== 'done') throw new ConvlensError('E_INTERNAL', `indexing the examples failed: ${indexed.error?.message ?? indexed.state}`);
+      if (indexed.state !== 'done')
+        throw new ConvlensError('E_INTERNAL', `indexing the examples failed: ${indexed.error?.message ?? indexed.state}`);
       const summary = indexed.result as { indexed: number; seconds: number };
       log(`${summary.indexed} photos indexed in ${summary.seconds.toFixed(1)} s; computing the map`);
       const res = await server.app.inject({ method: 'POST', url: '/api/map', payload: { method: 'tsne' } });

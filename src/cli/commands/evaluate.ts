@@ -1,7 +1,16 @@
 import type { Command } from 'commander';
 import { formatReport } from '../../heads/index.js';
 import { Classifier } from '../../teach/index.js';
-import { addRuntimeOptions, EXIT_OK, EXIT_SOME_FAILED, reportError, runtimeOptions, saveConfusionPlot, writeJsonLine, type RuntimeFlags } from '../common.js';
+import {
+  addRuntimeOptions,
+  EXIT_OK,
+  EXIT_SOME_FAILED,
+  reportError,
+  runtimeOptions,
+  saveConfusionPlot,
+  writeJsonLine,
+  type RuntimeFlags,
+} from '../common.js';
 import { progressReporter } from '../progress.js';
 
 interface Flags extends RuntimeFlags {
@@ -24,7 +33,9 @@ export function register(program: Command): void {
     const classifier = await Classifier.load(flags.model, runtimeOptions(flags));
     const progress = progressReporter('embed', { quiet: flags.quiet || flags.json });
     try {
-      const { report, failed } = await classifier.evaluate(labelled, { cacheDir: flags.cacheDir, onProgress: (p) => progress.update(p) }).finally(() => progress.stop());
+      const { report, failed } = await classifier
+        .evaluate(labelled, { cacheDir: flags.cacheDir, onProgress: (p) => progress.update(p) })
+        .finally(() => progress.stop());
       if (flags.plot) await saveConfusionPlot(flags.plot, report, `${classifier.model.head.type} head on ${labelled}`);
       if (flags.json) writeJsonLine({ model: flags.model, labelled, ...report, failed });
       else {

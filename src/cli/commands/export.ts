@@ -11,9 +11,18 @@ export function register(program: Command): void {
     .option('--json', 'print the result as one JSON object')
     .action((flags: { model: string; out: string; json?: boolean }) => {
       const r = exportModel(flags.model, flags.out);
-      if (flags.json) writeJsonLine({ out: flags.out, bytes: r.bytes, classes: r.classes, input: 'image: uint8 [batch, 224, 224, 3] RGB', outputs: ['probabilities', 'embedding'] });
+      if (flags.json)
+        writeJsonLine({
+          out: flags.out,
+          bytes: r.bytes,
+          classes: r.classes,
+          input: 'image: uint8 [batch, 224, 224, 3] RGB',
+          outputs: ['probabilities', 'embedding'],
+        });
       else {
-        process.stdout.write(`wrote ${flags.out} (${(r.bytes / 2 ** 20).toFixed(1)} MiB): input "image" uint8 [batch, 224, 224, 3] RGB; outputs "probabilities" [batch, ${r.classes.length}] (${r.classes.join(', ')}), "embedding"\n`);
+        process.stdout.write(
+          `wrote ${flags.out} (${(r.bytes / 2 ** 20).toFixed(1)} MiB): input "image" uint8 [batch, 224, 224, 3] RGB; outputs "probabilities" [batch, ${r.classes.length}] (${r.classes.join(', ')}), "embedding"\n`,
+        );
       }
     });
 }

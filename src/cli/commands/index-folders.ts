@@ -4,7 +4,16 @@ import { indexFolders } from '../../collection/indexer.js';
 import { DEFAULT_DB, Store } from '../../collection/store.js';
 import type { ResizeMode } from '../../image/decode.js';
 import { ConvLens } from '../../pipeline/lens.js';
-import { addLensOptions, EXIT_OK, EXIT_SOME_FAILED, lensOptions, parseIntOption, reportError, writeJsonLine, type LensFlags } from '../common.js';
+import {
+  addLensOptions,
+  EXIT_OK,
+  EXIT_SOME_FAILED,
+  lensOptions,
+  parseIntOption,
+  reportError,
+  writeJsonLine,
+  type LensFlags,
+} from '../common.js';
 import { progressReporter } from '../progress.js';
 
 /** Collections at least this large get an HNSW index by default (exact scans pass ~50 ms around 100k). */
@@ -28,7 +37,11 @@ export function register(program: Command): void {
     .option('--db <file>', 'collection database', DEFAULT_DB)
     .option('--prune', 'drop rows of files that no longer exist')
     .option('--thumb-size <px>', 'longer side of stored thumbnails (0: none)', parseIntOption('--thumb-size', 0, 1024), 128)
-    .addOption(new Option('--hnsw <when>', `build the approximate (HNSW) search index: auto = for collections of ${HNSW_AUTO_MIN} images or more`).choices(['auto', 'always', 'never']).default('auto'))
+    .addOption(
+      new Option('--hnsw <when>', `build the approximate (HNSW) search index: auto = for collections of ${HNSW_AUTO_MIN} images or more`)
+        .choices(['auto', 'always', 'never'])
+        .default('auto'),
+    )
     .option('--json', 'print the summary as one JSON object')
     .option('--quiet', 'no progress output');
   // no --resize default: a database keeps the mode it was created with
@@ -62,13 +75,25 @@ export function register(program: Command): void {
           const bar = progressReporter('hnsw', { quiet: flags.quiet, unit: 'vectors' });
           const t0 = performance.now();
           hnsw = await search
-            .buildHnsw('cosine', (done, total) => bar.update({ done, total, imagesPerSecond: done / ((performance.now() - t0) / 1000), etaSeconds: null }))
+            .buildHnsw('cosine', (done, total) =>
+              bar.update({ done, total, imagesPerSecond: done / ((performance.now() - t0) / 1000), etaSeconds: null }),
+            )
             .finally(() => bar.stop());
         }
       }
       const { indexed, unchanged, failed, pruned, seconds } = summary;
       if (flags.json) {
-        writeJsonLine({ indexed, unchanged, failed, pruned, missing: summary.missing, reused: summary.reused, interrupted: summary.interrupted, seconds: +seconds.toFixed(3), ...(hnsw ? { hnsw } : {}) });
+        writeJsonLine({
+          indexed,
+          unchanged,
+          failed,
+          pruned,
+          missing: summary.missing,
+          reused: summary.reused,
+          interrupted: summary.interrupted,
+          seconds: +seconds.toFixed(3),
+          ...(hnsw ? { hnsw } : {}),
+        });
       } else {
         for (const f of failed) reportError(f, f.path);
         const parts = [`${indexed} indexed`, `${unchanged} unchanged`, `${failed.length} failed`];

@@ -25,12 +25,15 @@ export function register(program: Command): void {
         const pairs: { file: string; label: string | null }[] = [];
         if (flags.from) {
           const base = dirname(resolve(flags.from));
-          readFileSync(flags.from, 'utf8').split(/\r?\n/).forEach((line, i) => {
-            const [p, l] = line.split('\t');
-            if (!line.trim() || (i === 0 && p?.toLowerCase() === 'path')) return;
-            if (!p || !l?.trim()) throw new ConvlensError('E_BAD_INPUT', `line ${i + 1}: expected "path<TAB>label"`, { file: flags.from });
-            pairs.push({ file: resolve(base, p), label: l.trim() });
-          });
+          readFileSync(flags.from, 'utf8')
+            .split(/\r?\n/)
+            .forEach((line, i) => {
+              const [p, l] = line.split('\t');
+              if (!line.trim() || (i === 0 && p?.toLowerCase() === 'path')) return;
+              if (!p || !l?.trim())
+                throw new ConvlensError('E_BAD_INPUT', `line ${i + 1}: expected "path<TAB>label"`, { file: flags.from });
+              pairs.push({ file: resolve(base, p), label: l.trim() });
+            });
         } else if (paths.length > 0 && (flags.as !== undefined || flags.clear)) {
           if (flags.as !== undefined && !flags.as.trim()) throw new ConvlensError('E_USAGE', '--as needs a non-empty label');
           for (const f of await expandInputs(paths)) pairs.push({ file: f, label: flags.clear ? null : flags.as!.trim() });
@@ -51,7 +54,8 @@ export function register(program: Command): void {
         if (flags.json) writeJsonLine({ changed, notIndexed: unknown, labels: counts });
         else {
           for (const f of unknown) reportError({ code: 'E_NOT_FOUND', message: 'not in the collection (index it first)' }, f);
-          if (pairs.length > 0) process.stdout.write(`${changed} image${changed === 1 ? '' : 's'} ${flags.clear ? 'unlabelled' : 'labelled'}\n`);
+          if (pairs.length > 0)
+            process.stdout.write(`${changed} image${changed === 1 ? '' : 's'} ${flags.clear ? 'unlabelled' : 'labelled'}\n`);
           for (const c of counts) process.stdout.write(`${String(c.count).padStart(6)}  ${c.label}\n`);
         }
         process.exitCode = unknown.length > 0 ? 2 : 0;
@@ -69,17 +73,27 @@ export function register(program: Command): void {
     .addOption(new Option('--metric <m>', 'k-NN distance').choices(['cosine', 'euclidean', 'auto']))
     .option('--all', 'also classify the labelled images')
     .option('--json', 'one JSON object per image per line')
-    .action((flags: { db: string; head: 'knn' | 'softmax' | 'svm'; k?: number; metric?: 'cosine' | 'euclidean' | 'auto'; all?: boolean; json?: boolean }) => {
-      const store = Store.open(flags.db, { readonly: true });
-      try {
-        const r = classifyCollection(store, { head: flags.head, k: flags.k, knnMetric: flags.metric, all: flags.all });
-        if (!flags.json) process.stderr.write(`${r.head.type} head trained on ${r.labelled} labelled images (${r.head.classes.join(', ')})\n`);
-        for (const p of r.predictions) {
-          if (flags.json) writeJsonLine({ file: p.path, id: p.id, label: p.label, probability: p.probability });
-          else process.stdout.write(`${p.label}\t${percent(p.probability)}\t${p.path}\n`);
+    .action(
+      (flags: {
+        db: string;
+        head: 'knn' | 'softmax' | 'svm';
+        k?: number;
+        metric?: 'cosine' | 'euclidean' | 'auto';
+        all?: boolean;
+        json?: boolean;
+      }) => {
+        const store = Store.open(flags.db, { readonly: true });
+        try {
+          const r = classifyCollection(store, { head: flags.head, k: flags.k, knnMetric: flags.metric, all: flags.all });
+          if (!flags.json)
+            process.stderr.write(`${r.head.type} head trained on ${r.labelled} labelled images (${r.head.classes.join(', ')})\n`);
+          for (const p of r.predictions) {
+            if (flags.json) writeJsonLine({ file: p.path, id: p.id, label: p.label, probability: p.probability });
+            else process.stdout.write(`${p.label}\t${percent(p.probability)}\t${p.path}\n`);
+          }
+        } finally {
+          store.close();
         }
-      } finally {
-        store.close();
-      }
-    });
+      },
+    );
 }

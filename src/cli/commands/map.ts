@@ -55,29 +55,41 @@ export function register(program: Command): void {
     .option('--perplexity <p>', 't-SNE perplexity', parseFloatOption('--perplexity', 1, 1000))
     .option('--seed <n>', 'random seed (maps are deterministic for a seed)', parseIntOption('--seed', 0), 42)
     .option('--out <file>', 'plot to write: .png or .svg (thumbnails: .png)')
-    .option('--thumbs', 'draw each image\'s thumbnail at its place instead of a dot')
+    .option('--thumbs', "draw each image's thumbnail at its place instead of a dot")
     .option('--size <px>', 'canvas width in pixels (default 1600 for dots, 4000 for thumbnails)', parseIntOption('--size', 64, 32768))
-    .addOption(new Option('--color <by>', 'colour points (or thumbnail frames) by').choices(['none', 'prediction', 'label']).default('prediction'))
-    .option('--labels <file.tsv>', 'labels for --color label (path<TAB>label; default: the collection\'s labels)')
+    .addOption(
+      new Option('--color <by>', 'colour points (or thumbnail frames) by').choices(['none', 'prediction', 'label']).default('prediction'),
+    )
+    .option('--labels <file.tsv>', "labels for --color label (path<TAB>label; default: the collection's labels)")
     .option('--html <file>', 'write one self-contained HTML map (thumbnails; pan, zoom, hover, search) that opens offline')
     .option('--json <file>', 'write the coordinates as JSON')
     .option('--recompute', 'ignore the cached map')
     .option('--quiet', 'no progress output')
     .action(async (flags: Flags) => {
-      if (flags.thumbs && flags.out && extname(flags.out).toLowerCase() !== '.png') throw new ConvlensError('E_USAGE', `--thumbs writes PNG: ${flags.out} must end in .png`);
+      if (flags.thumbs && flags.out && extname(flags.out).toLowerCase() !== '.png')
+        throw new ConvlensError('E_USAGE', `--thumbs writes PNG: ${flags.out} must end in .png`);
       if (flags.labels && flags.color !== 'label') flags.color = 'label';
       const store = Store.open(flags.db);
       try {
         const { embedded } = store.count();
         if (embedded === 0) throw new ConvlensError('E_DB', 'no embedded images (index a folder first)', { file: flags.db });
-        const request: MapRequest = { method: flags.method, seed: flags.seed, ...(flags.perplexity !== undefined ? { perplexity: flags.perplexity } : {}) };
+        const request: MapRequest = {
+          method: flags.method,
+          seed: flags.seed,
+          ...(flags.perplexity !== undefined ? { perplexity: flags.perplexity } : {}),
+        };
         const progress = progressReporter(flags.method, { quiet: flags.quiet, unit: flags.method === 'tsne' ? 'iterations' : 'steps' });
         const t0 = performance.now();
         const map = await collectionMap(store, request, {
           recompute: flags.recompute,
           onProgress: (done, total) => {
             const secs = (performance.now() - t0) / 1000;
-            progress.update({ done, total, imagesPerSecond: secs > 0 ? done / secs : 0, etaSeconds: done > 0 ? (secs * (total - done)) / done : null });
+            progress.update({
+              done,
+              total,
+              imagesPerSecond: secs > 0 ? done / secs : 0,
+              etaSeconds: done > 0 ? (secs * (total - done)) / done : null,
+            });
           },
         }).finally(() => progress.stop());
 
@@ -89,7 +101,12 @@ export function register(program: Command): void {
         const labels = rows.map((r) => (fileLabels ? (fileLabels.get(r.absPath) ?? null) : (dbLabels.get(r.id) ?? null)));
         const colours = flags.color === 'prediction' ? predictions : flags.color === 'label' ? labels : undefined;
         const title = `${flags.method === 'tsne' ? 't-SNE' : flags.method.toUpperCase()} map of ${rows.length} images`;
-        const subtitle = [flags.method === 'tsne' ? `perplexity ${+Number(map.params['perplexity']).toPrecision(3)}` : '', `seed ${flags.seed}`, map.kl !== undefined ? `KL ${map.kl.toFixed(3)}` : '', flags.color !== 'none' ? `colour: ${flags.color}` : '']
+        const subtitle = [
+          flags.method === 'tsne' ? `perplexity ${+Number(map.params['perplexity']).toPrecision(3)}` : '',
+          `seed ${flags.seed}`,
+          map.kl !== undefined ? `KL ${map.kl.toFixed(3)}` : '',
+          flags.color !== 'none' ? `colour: ${flags.color}` : '',
+        ]
           .filter(Boolean)
           .join(', ');
 
@@ -103,7 +120,10 @@ export function register(program: Command): void {
             });
             writeFileSync(flags.out, png);
           } else {
-            await savePlot(flags.out, scatterSvg(map.coords, { width: flags.size ?? 1600, title, subtitle, ...(colours ? { labels: colours } : {}) }));
+            await savePlot(
+              flags.out,
+              scatterSvg(map.coords, { width: flags.size ?? 1600, title, subtitle, ...(colours ? { labels: colours } : {}) }),
+            );
           }
         }
         if (flags.json) {
@@ -113,7 +133,14 @@ export function register(program: Command): void {
               method: map.method,
               params: map.params,
               ...(map.kl !== undefined ? { kl: map.kl } : {}),
-              points: rows.map((r, i) => ({ id: r.id, path: r.absPath, x: map.coords.data[2 * i], y: map.coords.data[2 * i + 1], prediction: predictions[i], label: labels[i] })),
+              points: rows.map((r, i) => ({
+                id: r.id,
+                path: r.absPath,
+                x: map.coords.data[2 * i],
+                y: map.coords.data[2 * i + 1],
+                prediction: predictions[i],
+                label: labels[i],
+              })),
             }),
           );
         }
@@ -130,8 +157,13 @@ export function register(program: Command): void {
           }));
           writeFileSync(flags.html, mapHtml({ title, subtitle, points, atlas, colorBy: flags.color }));
         }
-        const written = [flags.out, flags.html, flags.json].filter(Boolean).map((f) => ` → ${f}`).join('');
-        process.stdout.write(`${title}${map.kl !== undefined ? `, KL ${map.kl.toFixed(4)}` : ''} (${map.cached ? 'cached' : `${map.seconds.toFixed(1)}s`})${written}\n`);
+        const written = [flags.out, flags.html, flags.json]
+          .filter(Boolean)
+          .map((f) => ` → ${f}`)
+          .join('');
+        process.stdout.write(
+          `${title}${map.kl !== undefined ? `, KL ${map.kl.toFixed(4)}` : ''} (${map.cached ? 'cached' : `${map.seconds.toFixed(1)}s`})${written}\n`,
+        );
       } finally {
         store.close();
       }

@@ -1,6 +1,17 @@
 import type { Command } from 'commander';
 import { Classifier } from '../../teach/index.js';
-import { addRuntimeOptions, expandCliInputs, EXIT_OK, EXIT_SOME_FAILED, parseIntOption, printPredictions, reportInputError, runtimeOptions, writeJsonLine, type RuntimeFlags } from '../common.js';
+import {
+  addRuntimeOptions,
+  expandCliInputs,
+  EXIT_OK,
+  EXIT_SOME_FAILED,
+  parseIntOption,
+  printPredictions,
+  reportInputError,
+  runtimeOptions,
+  writeJsonLine,
+  type RuntimeFlags,
+} from '../common.js';
 
 interface Flags extends RuntimeFlags {
   model: string;

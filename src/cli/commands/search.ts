@@ -7,7 +7,10 @@ import { computeHistogram, histogramSvg, savePlot } from '../../plot/index.js';
 import type { Metric } from '../../search/index.js';
 import { parseFloatOption, parseIntOption, writeJsonLine } from '../common.js';
 
-const metricOption = (): Option => new Option('--metric <metric>', 'cosine (similarity, higher is closer) or euclidean (distance, lower is closer)').choices(['cosine', 'euclidean']).default('cosine');
+const metricOption = (): Option =>
+  new Option('--metric <metric>', 'cosine (similarity, higher is closer) or euclidean (distance, lower is closer)')
+    .choices(['cosine', 'euclidean'])
+    .default('cosine');
 
 function pathOf(store: Store, id: number): string {
   return store.image(id)?.absPath ?? `#${id}`;
@@ -25,33 +28,42 @@ export function register(program: Command): void {
     .option('--max-distance <d>', 'euclidean: keep results with distance ≤ d', parseFloatOption('--max-distance', 0))
     .option('--exact', 'never use the approximate (HNSW) index')
     .option('--json', 'print one JSON object')
-    .action(async (image: string, flags: { db: string; k?: number; metric: Metric; minSimilarity?: number; maxDistance?: number; exact?: boolean; json?: boolean }) => {
-      if (flags.minSimilarity !== undefined && flags.metric !== 'cosine') throw new ConvlensError('E_USAGE', '--min-similarity goes with --metric cosine (use --max-distance for euclidean)');
-      if (flags.maxDistance !== undefined && flags.metric !== 'euclidean') throw new ConvlensError('E_USAGE', '--max-distance goes with --metric euclidean (use --min-similarity for cosine)');
-      const store = Store.open(flags.db, { readonly: true });
-      try {
-        const { vector, id } = await queryVector(store, image);
-        const search = CollectionSearch.open(store);
-        const threshold = flags.minSimilarity !== undefined || flags.maxDistance !== undefined;
-        const results = await search.similarToVector(vector, {
-          metric: flags.metric,
-          approximate: !flags.exact,
-          ...(flags.k !== undefined ? { k: flags.k } : threshold ? {} : { k: 5 }),
-          ...(flags.minSimilarity !== undefined ? { minSimilarity: flags.minSimilarity } : {}),
-          ...(flags.maxDistance !== undefined ? { maxDistance: flags.maxDistance } : {}),
-          ...(id !== undefined ? { exclude: [id] } : {}),
-        });
-        const rows = results.map((r) => ({ path: pathOf(store, r.id), score: r.score }));
-        if (flags.json) writeJsonLine({ query: image, metric: flags.metric, results: rows });
-        else {
-          const label = flags.metric === 'cosine' ? 'cosine' : 'distance';
-          process.stdout.write(`${image}${id === undefined ? ' (not in the collection)' : ''}: ${rows.length} result${rows.length === 1 ? '' : 's'} by ${flags.metric}\n`);
-          rows.forEach((r, i) => process.stdout.write(`${String(i + 1).padStart(4)}. ${label} ${r.score.toFixed(4)}  ${r.path}\n`));
+    .action(
+      async (
+        image: string,
+        flags: { db: string; k?: number; metric: Metric; minSimilarity?: number; maxDistance?: number; exact?: boolean; json?: boolean },
+      ) => {
+        if (flags.minSimilarity !== undefined && flags.metric !== 'cosine')
+          throw new ConvlensError('E_USAGE', '--min-similarity goes with --metric cosine (use --max-distance for euclidean)');
+        if (flags.maxDistance !== undefined && flags.metric !== 'euclidean')
+          throw new ConvlensError('E_USAGE', '--max-distance goes with --metric euclidean (use --min-similarity for cosine)');
+        const store = Store.open(flags.db, { readonly: true });
+        try {
+          const { vector, id } = await queryVector(store, image);
+          const search = CollectionSearch.open(store);
+          const threshold = flags.minSimilarity !== undefined || flags.maxDistance !== undefined;
+          const results = await search.similarToVector(vector, {
+            metric: flags.metric,
+            approximate: !flags.exact,
+            ...(flags.k !== undefined ? { k: flags.k } : threshold ? {} : { k: 5 }),
+            ...(flags.minSimilarity !== undefined ? { minSimilarity: flags.minSimilarity } : {}),
+            ...(flags.maxDistance !== undefined ? { maxDistance: flags.maxDistance } : {}),
+            ...(id !== undefined ? { exclude: [id] } : {}),
+          });
+          const rows = results.map((r) => ({ path: pathOf(store, r.id), score: r.score }));
+          if (flags.json) writeJsonLine({ query: image, metric: flags.metric, results: rows });
+          else {
+            const label = flags.metric === 'cosine' ? 'cosine' : 'distance';
+            process.stdout.write(
+              `${image}${id === undefined ? ' (not in the collection)' : ''}: ${rows.length} result${rows.length === 1 ? '' : 's'} by ${flags.metric}\n`,
+            );
+            rows.forEach((r, i) => process.stdout.write(`${String(i + 1).padStart(4)}. ${label} ${r.score.toFixed(4)}  ${r.path}\n`));
+          }
+        } finally {
+          store.close();
         }
-      } finally {
-        store.close();
-      }
-    });
+      },
+    );
 
   program
     .command('histogram')
@@ -70,7 +82,9 @@ export function register(program: Command): void {
         const search = CollectionSearch.open(store);
         const { scores } = await search.scores(vector, flags.metric, id);
         if (scores.length === 0) throw new ConvlensError('E_DB', 'no other images in the collection', { file: flags.db });
-        let sum = 0, min = Infinity, max = -Infinity;
+        let sum = 0,
+          min = Infinity,
+          max = -Infinity;
         for (const s of scores) {
           sum += s;
           min = Math.min(min, s);
@@ -78,7 +92,8 @@ export function register(program: Command): void {
         }
         const mean = sum / scores.length;
         const threshold = flags.threshold ?? (flags.metric === 'cosine' ? 0.5 : undefined);
-        const above = threshold === undefined ? undefined : scores.filter((s) => (flags.metric === 'cosine' ? s >= threshold : s <= threshold)).length;
+        const above =
+          threshold === undefined ? undefined : scores.filter((s) => (flags.metric === 'cosine' ? s >= threshold : s <= threshold)).length;
         const svg = histogramSvg(scores, {
           bins: flags.bins,
           title: `${flags.metric === 'cosine' ? 'Cosine similarity' : 'Euclidean distance'} to all other images`,
@@ -93,9 +108,21 @@ export function register(program: Command): void {
         await savePlot(flags.out, svg);
         if (flags.json) {
           const h = computeHistogram(scores, { bins: flags.bins });
-          writeJsonLine({ query: image, metric: flags.metric, count: scores.length, mean, min, max, ...(threshold !== undefined ? { threshold, matches: above } : {}), histogram: { edges: Array.from(h.edges), counts: Array.from(h.counts) }, out: flags.out });
+          writeJsonLine({
+            query: image,
+            metric: flags.metric,
+            count: scores.length,
+            mean,
+            min,
+            max,
+            ...(threshold !== undefined ? { threshold, matches: above } : {}),
+            histogram: { edges: Array.from(h.edges), counts: Array.from(h.counts) },
+            out: flags.out,
+          });
         } else {
-          process.stdout.write(`${scores.length} images: mean ${mean.toFixed(4)}, min ${min.toFixed(4)}, max ${max.toFixed(4)}${threshold !== undefined ? `; ${above} ${flags.metric === 'cosine' ? '≥' : '≤'} ${threshold}` : ''} → ${flags.out}\n`);
+          process.stdout.write(
+            `${scores.length} images: mean ${mean.toFixed(4)}, min ${min.toFixed(4)}, max ${max.toFixed(4)}${threshold !== undefined ? `; ${above} ${flags.metric === 'cosine' ? '≥' : '≤'} ${threshold}` : ''} → ${flags.out}\n`,
+          );
         }
       } finally {
         store.close();
@@ -115,7 +142,9 @@ export function register(program: Command): void {
         const paths = groups.map((g) => g.map((id) => pathOf(store, id)));
         if (flags.json) writeJsonLine({ minSimilarity: flags.minSimilarity, groups: paths });
         else {
-          process.stdout.write(`${groups.length} group${groups.length === 1 ? '' : 's'} of near-duplicates (cosine ≥ ${flags.minSimilarity})\n`);
+          process.stdout.write(
+            `${groups.length} group${groups.length === 1 ? '' : 's'} of near-duplicates (cosine ≥ ${flags.minSimilarity})\n`,
+          );
           paths.forEach((g, i) => {
             process.stdout.write(`group ${i + 1} (${g.length}):\n`);
             for (const p of g) process.stdout.write(`  ${p}\n`);

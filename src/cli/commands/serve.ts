@@ -42,7 +42,11 @@ export function serverOptions(flags: ServeFlags, db: string): Parameters<typeof 
 }
 
 /** Listen, print the URL, and close cleanly on Ctrl-C / SIGTERM. */
-export async function runUntilStopped(server: ConvlensServer, what: string, hooks: { onListening?: (url: string) => void; onStop?: () => void } = {}): Promise<string> {
+export async function runUntilStopped(
+  server: ConvlensServer,
+  what: string,
+  hooks: { onListening?: (url: string) => void; onStop?: () => void } = {},
+): Promise<string> {
   let url: string;
   try {
     url = await server.listen();

@@ -24,13 +24,16 @@ export function register(program: Command): void {
         const counts = store.count();
         const settings = store.settings;
         const z = store.zeroFractions();
-        let sum = 0, min = Infinity, max = -Infinity;
+        let sum = 0,
+          min = Infinity,
+          max = -Infinity;
         for (const v of z) {
           sum += v;
           min = Math.min(min, v);
           max = Math.max(max, v);
         }
-        const zeroFraction = z.length > 0 ? { mean: sum / z.length, min, max, histogram: computeHistogram(z, { bins: 20, range: [0, 1] }) } : null;
+        const zeroFraction =
+          z.length > 0 ? { mean: sum / z.length, min, max, histogram: computeHistogram(z, { bins: 20, range: [0, 1] }) } : null;
         const classes = imagenetClasses();
         const top1 = store.top1Counts().map((c) => ({ ...classes[c.index]!, count: c.count }));
         if (flags.plot && zeroFraction) {
@@ -69,14 +72,18 @@ export function register(program: Command): void {
         if (settings) out.push(`embeddings: ${settings.model}, layer ${settings.layer}, ${settings.dim}-d, resize ${settings.resize}`);
         for (const r of store.roots()) out.push(`root: ${r.path}`);
         if (zeroFraction) {
-          out.push(`zero fraction: mean ${zeroFraction.mean.toFixed(3)}, min ${zeroFraction.min.toFixed(3)}, max ${zeroFraction.max.toFixed(3)}`);
+          out.push(
+            `zero fraction: mean ${zeroFraction.mean.toFixed(3)}, min ${zeroFraction.min.toFixed(3)}, max ${zeroFraction.max.toFixed(3)}`,
+          );
           const h = zeroFraction.histogram;
           const peak = Math.max(...h.counts);
           const first = h.counts.findIndex((c) => c > 0);
           const last = h.counts.length - 1 - [...h.counts].reverse().findIndex((c) => c > 0);
           for (let i = first; i <= last; i++) {
             const c = h.counts[i]!;
-            out.push(`  ${h.edges[i]!.toFixed(2)}–${h.edges[i + 1]!.toFixed(2)} ${'█'.repeat(Math.round((c / peak) * 40)).padEnd(40)} ${c}`);
+            out.push(
+              `  ${h.edges[i]!.toFixed(2)}–${h.edges[i + 1]!.toFixed(2)} ${'█'.repeat(Math.round((c / peak) * 40)).padEnd(40)} ${c}`,
+            );
           }
         }
         if (top1.length > 0) {

@@ -1,7 +1,16 @@
 import { Option, type Command } from 'commander';
 import { formatReport } from '../../heads/index.js';
 import { AUGMENTATIONS, trainModel, type Augmentation } from '../../teach/index.js';
-import { addLensOptions, lensOptions, parseFloatOption, parseIntOption, reportError, saveConfusionPlot, writeJsonLine, type LensFlags } from '../common.js';
+import {
+  addLensOptions,
+  lensOptions,
+  parseFloatOption,
+  parseIntOption,
+  reportError,
+  saveConfusionPlot,
+  writeJsonLine,
+  type LensFlags,
+} from '../common.js';
 import { progressReporter } from '../progress.js';
 
 interface Flags extends LensFlags {
@@ -21,25 +30,38 @@ interface Flags extends LensFlags {
 }
 
 function parseAugment(v: string): Augmentation[] {
-  const parts = v.split(/[,+]/).map((s) => s.trim()).filter(Boolean);
-  for (const p of parts) if (!AUGMENTATIONS.includes(p as Augmentation)) throw new Error(`--augment: unknown "${p}" (use ${AUGMENTATIONS.join(', ')}, or flip,crops)`);
+  const parts = v
+    .split(/[,+]/)
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const p of parts)
+    if (!AUGMENTATIONS.includes(p as Augmentation))
+      throw new Error(`--augment: unknown "${p}" (use ${AUGMENTATIONS.join(', ')}, or flip,crops)`);
   return parts as Augmentation[];
 }
 
 export function register(program: Command): void {
   const cmd = program
     .command('train')
-    .description('train a classifier for your own classes on the frozen embeddings (the seed\'s retrained last layer, k-NN or SVM)')
+    .description("train a classifier for your own classes on the frozen embeddings (the seed's retrained last layer, k-NN or SVM)")
     .argument('<labelled>', 'a folder of class folders (<dir>/<class>/*.jpg) or a TSV of path<TAB>label')
     .requiredOption('--out <dir>', 'model directory to write')
-    .addOption(new Option('--head <type>', 'softmax: Dense + softmax (L-BFGS, L2 by cross-validation); knn; svm: linear one-vs-rest').choices(['softmax', 'knn', 'svm']).default('softmax'))
+    .addOption(
+      new Option('--head <type>', 'softmax: Dense + softmax (L-BFGS, L2 by cross-validation); knn; svm: linear one-vs-rest')
+        .choices(['softmax', 'knn', 'svm'])
+        .default('softmax'),
+    )
     .option('--val <fraction>', 'stratified validation split for the printed metrics (0: none)', parseFloatOption('--val', 0, 0.9), 0.2)
     .option('--seed <n>', 'seed for the split and the optimiser', parseIntOption('--seed', 0), 0)
     .option('--epochs <n>', 'linear heads: optimiser iterations at most', parseIntOption('--epochs', 1))
     .option('--augment <views>', 'add embeddings of transformed training images: flip, crops (four corners) or flip,crops')
     .option('--k <n>', 'knn: neighbours (default: chosen by cross-validation)', parseIntOption('--k', 1))
     .addOption(new Option('--metric <m>', 'knn: distance').choices(['cosine', 'euclidean', 'auto']))
-    .option('--l2 <lambda>', 'linear heads: L2 strength, pulling the weights towards a shrinkage-LDA solution (default: chosen by cross-validation)', parseFloatOption('--l2', 0))
+    .option(
+      '--l2 <lambda>',
+      'linear heads: L2 strength, pulling the weights towards a shrinkage-LDA solution (default: chosen by cross-validation)',
+      parseFloatOption('--l2', 0),
+    )
     .option('--no-refit', 'keep the model trained on the training split (default: refit on all rows after validating)')
     .option('--plot <file>', 'save the validation confusion matrix as .png or .svg')
     .option('--json', 'print the result as one JSON object')
@@ -76,7 +98,9 @@ export function register(program: Command): void {
       for (const f of r.failed) reportError(f, f.path);
       const c = r.counts;
       process.stdout.write(`${r.head.type} head, ${r.classes.length} classes (${r.classes.join(', ')})\n`);
-      process.stdout.write(`${c.embedded}/${c.labelled} images embedded; train ${c.train}${c.augmented ? ` (+${c.augmented} augmented views)` : ''}, validation ${c.val}\n`);
+      process.stdout.write(
+        `${c.embedded}/${c.labelled} images embedded; train ${c.train}${c.augmented ? ` (+${c.augmented} augmented views)` : ''}, validation ${c.val}\n`,
+      );
       if (r.report) process.stdout.write(`\nvalidation accuracy ${r.report.accuracy.toFixed(4)}\n\n${formatReport(r.report)}\n`);
       process.stdout.write(`embedding ${r.seconds.embed.toFixed(1)}s, training ${r.seconds.train.toFixed(1)}s → ${flags.out}\n`);
     }

@@ -59,7 +59,8 @@ export class ImagePanel {
     this.thresholdInput.min = String(lo);
     this.thresholdInput.max = String(hi);
     this.thresholdInput.step = String((hi - lo) / 200 || 0.001);
-    if (!(this.threshold >= lo && this.threshold <= hi)) this.threshold = this.metric === 'cosine' ? Math.min(hi, Math.max(lo, 0.5)) : (lo + hi) / 2;
+    if (!(this.threshold >= lo && this.threshold <= hi))
+      this.threshold = this.metric === 'cosine' ? Math.min(hi, Math.max(lo, 0.5)) : (lo + hi) / 2;
     this.thresholdInput.value = String(this.threshold);
   }
 
@@ -67,7 +68,12 @@ export class ImagePanel {
     const d = this.detail!;
     const src = d.displayable ? api.fileUrl(d.id) : api.thumbUrl(d.id);
     const metricButtons = (['cosine', 'euclidean'] as const).map((m) =>
-      h('label.toggle', {}, h('input', { type: 'radio', name: 'metric', value: m, checked: this.metric === m, onchange: () => this.setMetric(m) }), m === 'cosine' ? 'Cosine' : 'Euclidean'),
+      h(
+        'label.toggle',
+        {},
+        h('input', { type: 'radio', name: 'metric', value: m, checked: this.metric === m, onchange: () => this.setMetric(m) }),
+        m === 'cosine' ? 'Cosine' : 'Euclidean',
+      ),
     );
     const thresholdBox = h('input', {
       type: 'checkbox',
@@ -79,9 +85,20 @@ export class ImagePanel {
       },
     });
     this.element.replaceChildren(
-      h('div.image-head', {}, h('strong.path', { title: `${d.root}/${d.path}` }, d.path), h('button', { onclick: () => this.onShowOnMap(d.id) }, 'Show on map')),
+      h(
+        'div.image-head',
+        {},
+        h('strong.path', { title: `${d.root}/${d.path}` }, d.path),
+        h('button', { onclick: () => this.onShowOnMap(d.id) }, 'Show on map'),
+      ),
       h('a.image-link', { href: api.fileUrl(d.id), target: '_blank', rel: 'noopener' }, h('img.main-image', { src, alt: d.path })),
-      h('div.muted', {}, [d.width && d.height ? `${d.width}×${d.height}` : '', d.format ?? '', d.size ? `${Math.round(d.size / 1024)} KB` : ''].filter(Boolean).join(' · ')),
+      h(
+        'div.muted',
+        {},
+        [d.width && d.height ? `${d.width}×${d.height}` : '', d.format ?? '', d.size ? `${Math.round(d.size / 1024)} KB` : '']
+          .filter(Boolean)
+          .join(' · '),
+      ),
       d.error ? h('p.error', {}, `${d.error.code}: ${d.error.message}`) : '',
       h('h3', {}, 'ImageNet classes'),
       h('div.top5', {}, ...d.top5.map((c) => bar(c.label, c.probability, percent(c.probability)))),
@@ -112,7 +129,8 @@ export class ImagePanel {
     this.histBox.replaceChildren(...(hist ? [histogramSvg(hist, t)] : []));
     if (hist) {
       const base = `${hist.count} others · mean ${hist.mean.toFixed(3)}`;
-      this.thresholdText.textContent = t === null ? base : `${this.metric === 'cosine' ? '≥' : '≤'} ${t.toFixed(3)}: ≈${countPassing(hist, t)} images`;
+      this.thresholdText.textContent =
+        t === null ? base : `${this.metric === 'cosine' ? '≥' : '≤'} ${t.toFixed(3)}: ≈${countPassing(hist, t)} images`;
     }
   }
 
@@ -124,7 +142,11 @@ export class ImagePanel {
     const token = this.token;
     const t = this.useThreshold ? this.threshold : undefined;
     const r = await api
-      .similar(d.id, { metric: this.metric, k: K, ...(t !== undefined ? (this.metric === 'cosine' ? { minSimilarity: t } : { maxDistance: t }) : {}) })
+      .similar(d.id, {
+        metric: this.metric,
+        k: K,
+        ...(t !== undefined ? (this.metric === 'cosine' ? { minSimilarity: t } : { maxDistance: t }) : {}),
+      })
       .catch((e: unknown) => (e instanceof ApiError ? null : Promise.reject(e)));
     if (token !== this.token) return;
     if (!r) {

@@ -8,7 +8,13 @@ export class JobsPanel {
   private readonly roots = h('select', { 'aria-label': 'allowed root' });
   private readonly folder = h('input', { type: 'text', placeholder: 'folder inside the root (empty: the root)', 'aria-label': 'folder' });
   private readonly indexMessage = h('p.muted');
-  private readonly method = h('select', { 'aria-label': 'map method' }, h('option', { value: 'tsne' }, 't-SNE'), h('option', { value: 'umap' }, 'UMAP'), h('option', { value: 'pca' }, 'PCA'));
+  private readonly method = h(
+    'select',
+    { 'aria-label': 'map method' },
+    h('option', { value: 'tsne' }, 't-SNE'),
+    h('option', { value: 'umap' }, 'UMAP'),
+    h('option', { value: 'pca' }, 'PCA'),
+  );
   private readonly list = h('div.job-list');
   private readonly indexForm: HTMLFormElement;
 
@@ -59,13 +65,20 @@ export class JobsPanel {
   private jobRow(j: JobInfo): HTMLElement {
     const p = j.progress;
     const frac = p && p.total > 0 ? p.done / p.total : j.state === 'done' ? 1 : 0;
-    const what = j.kind === 'index' ? `index ${String(j.params['folder'])}` : j.kind === 'map' ? `map (${String(j.params['method'])})` : j.kind;
+    const what =
+      j.kind === 'index' ? `index ${String(j.params['folder'])}` : j.kind === 'map' ? `map (${String(j.params['method'])})` : j.kind;
     const rate = p?.imagesPerSecond ? ` · ${p.imagesPerSecond.toFixed(1)} img/s · ETA ${seconds(p.etaSeconds)}` : '';
     const running = j.state === 'running' || j.state === 'queued';
     return h(
       'div.job',
       { 'data-id': j.id, 'data-kind': j.kind, 'data-state': j.state },
-      h('div.job-head', {}, h('strong', {}, `#${j.id} ${what}`), h('span.job-state', {}, j.state), running ? h('button.small', { onclick: () => void api.cancelJob(j.id).then(() => state.emit('jobs')) }, 'Cancel') : ''),
+      h(
+        'div.job-head',
+        {},
+        h('strong', {}, `#${j.id} ${what}`),
+        h('span.job-state', {}, j.state),
+        running ? h('button.small', { onclick: () => void api.cancelJob(j.id).then(() => state.emit('jobs')) }, 'Cancel') : '',
+      ),
       bar(p ? p.stage : j.state, frac, p && p.total > 0 ? `${p.done}/${p.total}${p.failed ? ` (${p.failed} failed)` : ''}` : ''),
       rate ? h('div.muted', {}, rate.slice(3)) : '',
       j.error ? h('div.error', {}, `${j.error.code}: ${j.error.message}`) : '',

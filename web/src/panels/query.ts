@@ -29,7 +29,12 @@ export class QueryPanel {
     });
     this.element.append(
       drop,
-      h('label.toggle.store-toggle', { title: 'copy the photo into the uploads folder and index it' }, this.store, 'Add it to the collection'),
+      h(
+        'label.toggle.store-toggle',
+        { title: 'copy the photo into the uploads folder and index it' },
+        this.store,
+        'Add it to the collection',
+      ),
       this.result,
     );
     state.on('info', () => {

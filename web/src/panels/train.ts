@@ -8,7 +8,13 @@ export class TrainPanel {
   private readonly selectionInfo = h('p.selection-info');
   private readonly labelInput = h('input', { type: 'text', placeholder: 'label, e.g. cat', maxlength: 100, 'aria-label': 'label' });
   private readonly counts = h('div.label-counts');
-  private readonly head = h('select', { 'aria-label': 'head' }, h('option', { value: 'knn' }, 'k-NN'), h('option', { value: 'softmax' }, 'Softmax (retrained last layer)'), h('option', { value: 'svm' }, 'Linear SVM'));
+  private readonly head = h(
+    'select',
+    { 'aria-label': 'head' },
+    h('option', { value: 'knn' }, 'k-NN'),
+    h('option', { value: 'softmax' }, 'Softmax (retrained last layer)'),
+    h('option', { value: 'svm' }, 'Linear SVM'),
+  );
   private readonly progress = h('div.job-progress');
   private readonly report = h('div.train-report');
   private readonly message = h('p.muted');
@@ -51,7 +57,10 @@ export class TrainPanel {
         .map(([label, count]) =>
           h(
             'button.tag.label-count',
-            { title: 'select the images with this label', onclick: () => state.setSelection([...state.labels].filter(([, l]) => l === label).map(([id]) => id)) },
+            {
+              title: 'select the images with this label',
+              onclick: () => state.setSelection([...state.labels].filter(([, l]) => l === label).map(([id]) => id)),
+            },
             `${label} · ${count}`,
           ),
         ),
@@ -115,17 +124,54 @@ export class TrainPanel {
         ? h(
             'div.metrics',
             {},
-            h('p', {}, h('strong.accuracy', {}, `accuracy ${percent(m.accuracy)}`), ` (${m.folds}-fold cross-validation, macro F1 ${m.macro.f1.toFixed(2)})`),
+            h(
+              'p',
+              {},
+              h('strong.accuracy', {}, `accuracy ${percent(m.accuracy)}`),
+              ` (${m.folds}-fold cross-validation, macro F1 ${m.macro.f1.toFixed(2)})`,
+            ),
             h(
               'table',
               {},
-              h('thead', {}, h('tr', {}, h('th', {}, 'label'), h('th', {}, 'precision'), h('th', {}, 'recall'), h('th', {}, 'F1'), h('th', {}, 'n'))),
-              h('tbody', {}, ...m.classes.map((c) => h('tr', {}, h('td', {}, c.label), h('td', {}, c.precision.toFixed(2)), h('td', {}, c.recall.toFixed(2)), h('td', {}, c.f1.toFixed(2)), h('td', {}, String(c.support))))),
+              h(
+                'thead',
+                {},
+                h('tr', {}, h('th', {}, 'label'), h('th', {}, 'precision'), h('th', {}, 'recall'), h('th', {}, 'F1'), h('th', {}, 'n')),
+              ),
+              h(
+                'tbody',
+                {},
+                ...m.classes.map((c) =>
+                  h(
+                    'tr',
+                    {},
+                    h('td', {}, c.label),
+                    h('td', {}, c.precision.toFixed(2)),
+                    h('td', {}, c.recall.toFixed(2)),
+                    h('td', {}, c.f1.toFixed(2)),
+                    h('td', {}, String(c.support)),
+                  ),
+                ),
+              ),
             ),
           )
         : h('p.muted', {}, r.note ?? ''),
       h('h3', {}, 'Predictions over the collection'),
-      h('div.top5', {}, ...r.predicted.map((p) => bar(p.label, p.count / Math.max(1, r.predicted.reduce((a, c) => a + c.count, 0)), String(p.count)))),
+      h(
+        'div.top5',
+        {},
+        ...r.predicted.map((p) =>
+          bar(
+            p.label,
+            p.count /
+              Math.max(
+                1,
+                r.predicted.reduce((a, c) => a + c.count, 0),
+              ),
+            String(p.count),
+          ),
+        ),
+      ),
       h('button', { onclick: () => this.onColorByPrediction() }, 'Colour the map by prediction'),
     );
   }

@@ -127,7 +127,10 @@ export class MapView {
     this.n = n;
     this.ids = Int32Array.from(ids);
     this.indexOfId = new Map(Array.from(this.ids, (id, i) => [id, i]));
-    let minX = Infinity, maxX = -Infinity, minY = Infinity, maxY = -Infinity;
+    let minX = Infinity,
+      maxX = -Infinity,
+      minY = Infinity,
+      maxY = -Infinity;
     for (let i = 0; i < n; i++) {
       minX = Math.min(minX, x[i]!);
       maxX = Math.max(maxX, x[i]!);
@@ -235,7 +238,17 @@ export class MapView {
     const g = target.getContext('2d')!;
     g.clearRect(0, 0, target.width, target.height);
     g.imageSmoothingQuality = 'high';
-    g.drawImage(page, (local % a.columns) * a.tile, Math.floor(local / a.columns) * a.tile, a.tile, a.tile, 0, 0, target.width, target.height);
+    g.drawImage(
+      page,
+      (local % a.columns) * a.tile,
+      Math.floor(local / a.columns) * a.tile,
+      a.tile,
+      a.tile,
+      0,
+      0,
+      target.width,
+      target.height,
+    );
     return true;
   }
 
@@ -315,13 +328,17 @@ export class MapView {
 
   /** Indices of points whose centre is in a world rectangle, in grid order. */
   private *pointsIn(x0: number, y0: number, x1: number, y1: number): Generator<number> {
-    const c0 = this.cellCoord(x0), c1 = this.cellCoord(x1), r0 = this.cellCoord(y0), r1 = this.cellCoord(y1);
+    const c0 = this.cellCoord(x0),
+      c1 = this.cellCoord(x1),
+      r0 = this.cellCoord(y0),
+      r1 = this.cellCoord(y1);
     for (let r = r0; r <= r1; r++) {
       for (let c = c0; c <= c1; c++) {
         const cell = r * this.gridSize + c;
         for (let k = this.cellStart[cell]!; k < this.cellStart[cell + 1]!; k++) {
           const i = this.cellItems[k]!;
-          const x = this.wx[i]!, y = this.wy[i]!;
+          const x = this.wx[i]!,
+            y = this.wy[i]!;
           if (x >= x0 && x <= x1 && y >= y0 && y <= y1) yield i;
         }
       }
@@ -407,7 +424,13 @@ export class MapView {
     g.setTransform(dpr, 0, 0, dpr, 0, 0);
     g.globalAlpha = 1;
     const d = this.done;
-    const same = d && d.view.scale === this.scale && d.view.cx === this.cx && d.view.cy === this.cy && d.view.width === this.width && d.view.height === this.height;
+    const same =
+      d &&
+      d.view.scale === this.scale &&
+      d.view.cx === this.cx &&
+      d.view.cy === this.cy &&
+      d.view.width === this.width &&
+      d.view.height === this.height;
     if (d && same) {
       g.setTransform(1, 0, 0, 1, 0, 0);
       g.drawImage(d.layer.canvas, 0, 0);
@@ -512,11 +535,15 @@ export class MapView {
     px.fill(bg);
     const d = Math.max(2, Math.round(task.size * task.dpr));
     const half = d / 2;
-    const bgR = (BACKGROUND_RGB >> 16) & 255, bgG = (BACKGROUND_RGB >> 8) & 255, bgB = BACKGROUND_RGB & 255;
+    const bgR = (BACKGROUND_RGB >> 16) & 255,
+      bgG = (BACKGROUND_RGB >> 8) & 255,
+      bgB = BACKGROUND_RGB & 255;
     for (const i of points) {
       const [sx, sy] = this.toScreenIn(task.view, this.wx[i]!, this.wy[i]!);
       const rgb = this.frameRgb && this.frameRgb[i]! >= 0 ? this.frameRgb[i]! : this.dot[i]!;
-      let r = (rgb >> 16) & 255, gg = (rgb >> 8) & 255, b = rgb & 255;
+      let r = (rgb >> 16) & 255,
+        gg = (rgb >> 8) & 255,
+        b = rgb & 255;
       if (alpha < 1) {
         r = Math.round(bgR + (r - bgR) * alpha);
         gg = Math.round(bgG + (gg - bgG) * alpha);
@@ -534,7 +561,7 @@ export class MapView {
 
   private drawPoint(g: CanvasRenderingContext2D, task: RenderTask, i: number, emphasise: boolean): void {
     const [sx, sy] = this.toScreenIn(task.view, this.wx[i]!, this.wy[i]!);
-    const frame = this.selected[i] ? SELECTED : this.frame?.[i] ?? null;
+    const frame = this.selected[i] ? SELECTED : (this.frame?.[i] ?? null);
     const t = this.tileOf[i]!;
     const size = task.size;
     const half = size / 2;
@@ -547,7 +574,17 @@ export class MapView {
     }
     const local = t % a.perPage;
     // inset by a pixel: filtering must not pick up the neighbouring tile's edge
-    g.drawImage(a.pages[Math.floor(t / a.perPage)]!, (local % a.columns) * a.tile + 1, Math.floor(local / a.columns) * a.tile + 1, a.tile - 2, a.tile - 2, sx - half, sy - half, size, size);
+    g.drawImage(
+      a.pages[Math.floor(t / a.perPage)]!,
+      (local % a.columns) * a.tile + 1,
+      Math.floor(local / a.columns) * a.tile + 1,
+      a.tile - 2,
+      a.tile - 2,
+      sx - half,
+      sy - half,
+      size,
+      size,
+    );
     if (frame) {
       const fw = Math.max(1, Math.min(3, size / 16));
       g.strokeStyle = frame;
@@ -563,12 +600,16 @@ export class MapView {
 
   private bindEvents(): void {
     const c = this.canvas;
-    c.addEventListener('wheel', (e) => {
-      e.preventDefault();
-      const [sx, sy] = this.local(e);
-      const delta = e.deltaMode === 1 ? e.deltaY * 16 : e.deltaMode === 2 ? e.deltaY * 400 : e.deltaY;
-      this.zoomBy(Math.exp(-delta * 0.0015), sx, sy);
-    }, { passive: false });
+    c.addEventListener(
+      'wheel',
+      (e) => {
+        e.preventDefault();
+        const [sx, sy] = this.local(e);
+        const delta = e.deltaMode === 1 ? e.deltaY * 16 : e.deltaMode === 2 ? e.deltaY * 400 : e.deltaY;
+        this.zoomBy(Math.exp(-delta * 0.0015), sx, sy);
+      },
+      { passive: false },
+    );
     c.addEventListener('dblclick', (e) => {
       const [sx, sy] = this.local(e);
       this.zoomBy(e.shiftKey ? 0.5 : 2, sx, sy);
@@ -631,7 +672,10 @@ export class MapView {
 
   /** Points whose screen position is inside a polygon (even-odd rule). */
   private insidePolygon(poly: [number, number][]): number[] {
-    let minX = Infinity, minY = Infinity, maxX = -Infinity, maxY = -Infinity;
+    let minX = Infinity,
+      minY = Infinity,
+      maxX = -Infinity,
+      maxY = -Infinity;
     for (const [x, y] of poly) {
       minX = Math.min(minX, x);
       maxX = Math.max(maxX, x);

@@ -3,9 +3,28 @@
  * the same list as src/plot/palette.ts (which the browser cannot import: it pulls in Node code).
  */
 export const PALETTE = [
-  '#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#bcbd22', '#17becf',
-  '#393b79', '#637939', '#843c39', '#7b4173',
-  '#aec7e8', '#ffbb78', '#98df8a', '#ff9896', '#c5b0d5', '#c49c94', '#f7b6d2', '#dbdb8d', '#9edae5',
+  '#1f77b4',
+  '#ff7f0e',
+  '#2ca02c',
+  '#d62728',
+  '#9467bd',
+  '#8c564b',
+  '#e377c2',
+  '#bcbd22',
+  '#17becf',
+  '#393b79',
+  '#637939',
+  '#843c39',
+  '#7b4173',
+  '#aec7e8',
+  '#ffbb78',
+  '#98df8a',
+  '#ff9896',
+  '#c5b0d5',
+  '#c49c94',
+  '#f7b6d2',
+  '#dbdb8d',
+  '#9edae5',
 ];
 export const OTHER_COLOR = '#7f7f7f';
 export const NONE_COLOR = '#c7c7c7';

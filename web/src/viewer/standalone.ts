@@ -34,7 +34,11 @@ async function main(): Promise<void> {
   search.type = 'search';
   search.placeholder = 'search prediction or path';
   const colorBy = el('select');
-  for (const [v, t] of [['prediction', 'colour: prediction'], ['label', 'colour: label'], ['none', 'colour: none']] as const) {
+  for (const [v, t] of [
+    ['prediction', 'colour: prediction'],
+    ['label', 'colour: label'],
+    ['none', 'colour: none'],
+  ] as const) {
     const o = el('option', '', t);
     o.value = v;
     colorBy.append(o);
