@@ -559,9 +559,7 @@ export class Store {
   }
 
   /** A cached 2-D map by key (see collection/maps.ts). */
-  projection(
-    key: string,
-  ): {
+  projection(key: string): {
     method: string;
     params: Record<string, unknown>;
     createdAt: number;
