@@ -29,7 +29,7 @@ import {
   type Metric,
   type Neighbor,
 } from '../src/search/index.js';
-import { TensorType, attr } from '../src/model/onnx-proto.js';
+import { TensorType, attr } from '../src/onnx/index.js';
 import { dotProducts, graphModel } from '../src/search/onnx.js';
 import { quantizeRowsPerRow, quantizeVectorPerRow } from '../src/search/quantize.js';
 import { BENCH_DIR, isMain, machine, peakRssMiB, writeResult } from './common.js';

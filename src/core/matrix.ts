@@ -31,3 +31,9 @@ export function fromRows(rows: ArrayLike<number>[], cols?: number): Matrix {
   });
   return m;
 }
+
+/** True when every value is finite (no NaN, no Infinity). */
+export function allFinite(v: ArrayLike<number>): boolean {
+  for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i]!)) return false;
+  return true;
+}

@@ -22,4 +22,4 @@ export {
   type ModelMeta,
   type LoadedModel,
 } from './persist.js';
-export { syntheticEmbeddings, type SyntheticOptions, type SyntheticData } from './synthetic.js';
+

@@ -2,15 +2,16 @@
  * A loaded backbone: the converted ONNX graph in an onnxruntime-node session that returns the
  * class probabilities and the chosen embedding layer in one pass.
  */
-import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { ConvlensError } from '../core/errors.js';
 import { startWorker } from '../core/worker.js';
-import { ensureDir, hashFiles, resolveCacheDir, writeFileAtomic } from './cache.js';
+import { artefactProblem, ensureDir, writeArtefact } from '../core/files.js';
+import { warnOnce } from '../core/warn.js';
+import { hashFiles, resolveCacheDir } from './cache.js';
 import { GRAPH_INPUT, kerasToOnnx, type ConvertedGraph } from './keras-to-onnx.js';
-import { encodeModel } from './onnx-proto.js';
+import { encodeModel } from '../onnx/index.js';
 import { getBackbone, type BackboneSpec } from './registry.js';
 import type { InferenceReply, InferenceRequest, InferenceWorkerData } from './inference-worker.js';
 import { layersModelFiles, readLayersModel, readLayersModelTopology } from './tfjs-layers.js';
@@ -35,7 +36,11 @@ export function buildBackboneGraph(spec: BackboneSpec, outputs: string[]): Conve
   return kerasToOnnx(readLayersModel(spec.modelJson()), { outputs });
 }
 
-/** Path of the converted model for these outputs, converting and caching it on first use. */
+/**
+ * Path of the converted model for these outputs, converting and caching it on first use. A cached
+ * file is checked against its recorded digest first: a damaged or half-written one is converted
+ * again (once, with a warning), never used.
+ */
 export async function ensureConverted(
   spec: BackboneSpec,
   outputs: string[],
@@ -45,7 +50,9 @@ export async function ensureConverted(
   const hash = await hashFiles(sources, `convlens-converter-${CONVERTER_VERSION}\0${outputs.join(',')}`);
   const dir = ensureDir(resolveCacheDir(cacheDir));
   const path = join(dir, `${spec.id}-${hash.slice(0, 16)}.onnx`);
-  if (existsSync(path)) return { path, converted: null };
+  const problem = await artefactProblem(path);
+  if (problem === null) return { path, converted: null };
+  if (problem !== 'missing') warnOnce(`the cached model ${path} cannot be trusted (${problem}); converting it again`);
   const converted = buildBackboneGraph(spec, outputs);
   const bytes = encodeModel({
     graph: converted.graph,
@@ -54,7 +61,7 @@ export async function ensureConverted(
     producerVersion: CONVERTER_VERSION,
     docString: `${spec.description}; outputs: ${outputs.join(', ')}`,
   });
-  writeFileAtomic(path, bytes);
+  writeArtefact(path, bytes, { model: spec.id, sources: hash, converter: CONVERTER_VERSION, outputs });
   return { path, converted };
 }
 

@@ -1,12 +1,14 @@
 /**
  * Where converted models live. A converted graph is keyed by a hash of its source files, the
  * converter version and the requested outputs, so a changed weight file or converter never
- * reuses a stale graph.
+ * reuses a stale graph; its record (`<model>.onnx.json`) holds its digest, checked before use.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, mkdirSync, renameSync, writeFileSync, existsSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+
+export { ensureDir, writeFileAtomic } from '../core/files.js';
 
 /**
  * The cache folder: the `cacheDir` option, else $CONVLENS_CACHE_DIR, else
@@ -32,16 +34,4 @@ export async function hashFiles(paths: string[], salt: string): Promise<string> 
     });
   }
   return h.digest('hex');
-}
-
-/** Write a file so that readers never see a partial one (temp file + rename). */
-export function writeFileAtomic(path: string, data: Uint8Array): void {
-  const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, path);
-}
-
-export function ensureDir(dir: string): string {
-  if (!existsSync(dir)) mkdirSync(dir, { recursive: true });
-  return dir;
 }

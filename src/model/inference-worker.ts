@@ -4,6 +4,7 @@
  * decoding the next images (and a server keeps answering) while the network runs.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import '../onnx/index.js';
 import * as ort from 'onnxruntime-node';
 
 export interface InferenceWorkerData {

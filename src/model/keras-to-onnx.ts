@@ -8,7 +8,7 @@
  * this converter knows are accepted; anything else is an E_UNSUPPORTED_LAYER error naming it.
  */
 import { ConvlensError } from '../core/errors.js';
-import { attr, floatTensor, int64Tensor, TensorType, type OnnxGraph, type OnnxNode, type OnnxTensor } from './onnx-proto.js';
+import { attr, floatTensor, int64Tensor, TensorType, type OnnxGraph, type OnnxNode, type OnnxTensor } from '../onnx/index.js';
 import type { KerasLayer, LayersModel, Weight } from './tfjs-layers.js';
 
 export const GRAPH_INPUT = 'input';

@@ -9,7 +9,9 @@
 import { resolve } from 'node:path';
 import sharp from 'sharp';
 import { ConvlensError, toConvlensError } from '../core/errors.js';
+import { allFinite } from '../core/matrix.js';
 import {
+  DEFAULT_RESIZE,
   describeInput,
   loadImage,
   RESIZE_MODES,
@@ -23,7 +25,7 @@ import { decodePredictions, type Prediction } from '../imagenet/classes.js';
 import { Backbone, type BackboneOptions } from '../model/backbone.js';
 
 export interface LensOptions extends BackboneOptions {
-  /** how images are brought to 224×224 (default squash, as the seed lab) */
+  /** how images are brought to 224×224 (default crop: better neighbours and top-5 than the seed's squash) */
   resize?: ResizeMode;
   /** images per network call (default 16) */
   batchSize?: number;
@@ -109,7 +111,7 @@ export class ConvLens {
 
   private constructor(backbone: Backbone, options: LensOptions) {
     this.backbone = backbone;
-    this.resize = options.resize ?? 'squash';
+    this.resize = options.resize ?? DEFAULT_RESIZE;
     this.batchSize = options.batchSize ?? 16;
     this.decodeConcurrency = options.decodeConcurrency ?? 3;
     this.maxPixels = options.maxPixels;
@@ -250,6 +252,13 @@ export class ConvLens {
           continue;
         }
         const out = await results.get(decoded)!;
+        if (!allFinite(out.probabilities) || !allFinite(out.embedding)) {
+          // a damaged model gives NaN: that image fails, nothing non-finite goes on
+          const name = describeInput(typeof item === 'string' ? item : '<input>');
+          const error = new ConvlensError('E_MODEL', 'the network returned values that are not finite (a damaged model file?)', { file: name });
+          yield { item, outcome: { ok: false, error } };
+          continue;
+        }
         const { width, height, format, thumbnail } = s.value;
         yield { item, outcome: { ok: true, ...out, width, height, format, ...(thumbnail ? { thumbnail } : {}) } };
       }

@@ -5,8 +5,8 @@
  * barnes-hut.ts) and the attraction (rows of the sparse P) are cut into small chunks dealt
  * alternately to the threads. Each chunk writes only its own points' entries, and the partial sums
  * (Z per group, KL terms per row) are added in a fixed order afterwards, so the result is the same
- * bit for bit whatever the number of threads. The kernels are self-contained (the worker runs
- * their source text) and call each other only within this module.
+ * bit for bit whatever the number of threads. The worker (helper-worker.ts) imports the same
+ * kernels from this module.
  */
 import type { JointP } from './affinities.js';
 import { QuadTree } from './barnes-hut.js';
@@ -185,7 +185,7 @@ function attractionKernel(
 }
 
 /** The share of one thread out of `threads`: every threads-th chunk, starting at chunk `thread`. */
-function workShare(thread: number, threads: number, b: GradientBuffers, scratch: { list?: Float64Array }): void {
+export function workShare(thread: number, threads: number, b: GradientBuffers, scratch: { list?: Float64Array }): void {
   if (scratch.list === undefined) scratch.list = new Float64Array(3 * 4096);
   const groupChunk = 16;
   const rowChunk = 512;
@@ -262,7 +262,7 @@ export class GradientEngine {
       values,
     };
     this.y = this.b.y;
-    this.helper = new Helper(workShare, [workShare, groupKernel, attractionKernel], this.b, threads);
+    this.helper = new Helper('tsne-gradient', workShare, this.b, threads);
   }
 
   /** True while a second thread shares the work. */

@@ -4,16 +4,17 @@
  * point the CLI, the server and the cache use.
  */
 import { ConvlensError, matrix, type Matrix } from '../core/index.js';
+import { runTask } from '../core/tasks.js';
 import { pcaSteps } from './pca.js';
 import { sliced } from './steps.js';
 import { TSNE, tsneParams, type TSNEParams } from './tsne.js';
 import { UMAP, umapParams, type UMAPParams } from './umap.js';
+import type { ProjectTaskInput, ProjectTaskResult } from './task.js';
 
 export { pca, pcaSteps, type PCAOptions, type PCAResult } from './pca.js';
 export { TSNE, tsneParams, type TSNEOptions, type TSNEParams, type TSNEProgress } from './tsne.js';
 export { UMAP, umapParams, type UMAPOptions, type UMAPParams, type UMAPProgress } from './umap.js';
 export { knnAccuracy, mapQuality, neighbourhoodPreservation, trustworthiness, type MapQuality, type MapQualityOptions } from './metrics.js';
-export { gaussianClusters, type ClusterData } from './synthetic.js';
 
 export type ProjectionMethod = 'tsne' | 'umap' | 'pca';
 
@@ -129,4 +130,20 @@ function trivial(n: number): Matrix {
   const out = matrix(n, 2);
   for (let i = 0; i < n; i++) out.data[2 * i] = i;
   return out;
+}
+
+/**
+ * `project` on a worker thread (core/tasks.ts): the caller's thread stays free (a server keeps
+ * answering). Rows on a SharedArrayBuffer are read in place; others are copied to the thread.
+ */
+export async function projectOnThread(m: Matrix, opts: ProjectOptions, onProgress?: ProjectProgress): Promise<ProjectionResult> {
+  const { signal, ...options } = opts;
+  const r = await runTask<ProjectTaskInput, { done: number; total: number; kl?: number }, ProjectTaskResult>(
+    import.meta.url,
+    'task',
+    'project',
+    { data: m.data, rows: m.rows, cols: m.cols, options },
+    { ...(signal ? { signal } : {}), ...(onProgress ? { onProgress: (p) => void onProgress(p.done, p.total, p.kl) } : {}) },
+  );
+  return { coords: matrix(m.rows, 2, r.coords), method: r.method, params: r.params, ...(r.kl !== undefined ? { kl: r.kl } : {}), seconds: r.seconds };
 }

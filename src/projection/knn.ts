@@ -58,7 +58,7 @@ function heapOffer(heapD: Float64Array, heapI: Int32Array, base: number, k: numb
 }
 
 /** Row blocks [header[3], header[4]) of 4 rows against all later rows; every other chunk of 4 blocks. */
-function knnShare(thread: number, threads: number, b: KnnBuffers): void {
+export function knnShare(thread: number, threads: number, b: KnnBuffers): void {
   const n = b.header[0]!,
     d = b.header[1]!,
     k = b.header[2]!,
@@ -218,7 +218,7 @@ export function* exactKnnSteps(
     for (let c = 0; c < d; c++) s += data[i * d + c]! * data[i * d + c]!;
     b.norms[i] = s;
   }
-  const helper = new Helper(knnShare, [knnShare, heapOffer], b, t);
+  const helper = new Helper('knn', knnShare, b, t);
   try {
     const blocks = Math.ceil(n / 4);
     b.header.set([n, d, k]);

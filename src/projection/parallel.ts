@@ -1,17 +1,16 @@
 /**
- * A second thread for the heavy loops (t-SNE gradient, kNN, PCA passes), without a worker file.
+ * A second thread for the heavy loops (t-SNE gradient, kNN, PCA passes).
  *
- * The worker's source is built from the text of self-contained kernel functions and evaluated, so
- * the same code runs from TypeScript sources (tsx, vitest) and from the compiled package. Kernels
- * given here must use only their parameters, globals and each other, and call each other only
- * within one module (test runners rewrite references to imported names). The worker calls
- * `share(1, 2, buffers, scratch)` for every command while the main thread runs share(0, 2, …);
- * buffers are typed arrays on SharedArrayBuffers and the threads meet on Atomics.wait/notify, with
- * no message per command. A worker that fails or hangs is dropped and its share is done here, so
- * results never depend on the worker (kernels are written so that the split does not change them).
+ * The worker is a real module (helper-worker.ts) that imports the same kernels, found there by
+ * name. The worker calls `share(1, 2, buffers, scratch)` for every command while the main thread
+ * runs share(0, 2, …); buffers are typed arrays on SharedArrayBuffers and the threads meet on
+ * Atomics.wait/notify, with no message per command. A worker that fails or hangs is dropped and
+ * its share is done here, so results never depend on the worker (kernels are written so that the
+ * split does not change them).
  */
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startWorker } from '../core/worker.js';
 
 /** Control (Int32Array) slots: command number (-1 = quit), last command finished, failed, started. */
 const C_COMMAND = 0,
@@ -38,38 +37,12 @@ export function allocator(shared: boolean) {
   };
 }
 
-type AnyShare = (thread: number, threads: number, buffers: unknown, scratch: object) => void;
-
-/** Body of the worker thread (evaluated from its source text; uses only its globals). */
-function workerLoop(share: () => AnyShare): void {
-  const { workerData } = require('node:worker_threads') as typeof import('node:worker_threads');
-  const { buffers, control } = workerData as { buffers: unknown; control: Int32Array };
-  const scratch = {};
-  let seen = 0;
-  try {
-    // share is a thunk, so that a kernel missing from the source fails here, inside the try
-    const run = share();
-    for (;;) {
-      Atomics.wait(control, 0, seen);
-      seen = Atomics.load(control, 0);
-      if (seen < 0) return;
-      run(1, 2, buffers, scratch);
-      Atomics.store(control, 1, seen);
-      Atomics.notify(control, 1);
-    }
-  } catch {
-    // the main thread sees the flag, does this share itself and goes on alone
-    Atomics.store(control, 2, 1);
-    Atomics.notify(control, 1);
-  }
-}
-
 export type Share<B> = (thread: number, threads: number, buffers: B, scratch: object) => void;
 
-/**
- * Runs share(0, threads, …) here and, with two threads, share(1, 2, …) on a worker, per call of run().
- * kernels: the functions share needs (itself first), as values, for their source text.
- */
+/** The kernels a helper can run, by the name helper-worker.ts knows them by. */
+export type ShareName = 'tsne-gradient' | 'knn' | 'pca-pass';
+
+/** Runs share(0, threads, …) here and, with two threads, share(1, 2, …) on a worker, per call of run(). */
 export class Helper<B extends object> {
   /** Workers that failed or hung since the process started (their shares were done here). */
   static failures = 0;
@@ -79,23 +52,14 @@ export class Helper<B extends object> {
   private readonly scratch = {};
 
   constructor(
+    name: ShareName,
     private readonly share: Share<B>,
-    kernels: ((...args: never[]) => unknown)[],
     private readonly buffers: B,
     threads: number,
   ) {
     this.control = new Int32Array(threads > 1 ? new SharedArrayBuffer(16) : new ArrayBuffer(16));
-    // kernels are found by name in the worker (`share` must be among them)
     if (threads > 1) {
-      const source = [
-        // first of all, say the source loaded (a worker that never says so is given up)
-        "Atomics.store(require('node:worker_threads').workerData.control, 3, 1);",
-        // esbuild (tsx, vitest) may wrap named inner functions in __name(); make that a no-op here
-        'var __name = (f) => f;',
-        ...kernels.map((k) => k.toString()),
-        `(${workerLoop.toString()})(() => ${share.name});`,
-      ].join('\n');
-      this.worker = new Worker(source, { eval: true, workerData: { buffers, control: this.control } });
+      this.worker = startWorker(import.meta.url, 'helper-worker', { buffers, control: this.control, share: name });
       // a worker blocked in Atomics.wait must not keep the process alive if close() is never called
       this.worker.unref();
       this.worker.on('error', () => this.fail());

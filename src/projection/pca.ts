@@ -276,7 +276,7 @@ interface PassBuffers {
  * go alternately to the threads, and chunk c always adds into accumulator c mod 2, so the sums
  * and their order are the same with one thread or two.
  */
-function passShare(thread: number, threads: number, b: PassBuffers, scratch: { xb?: Float64Array; yb?: Float64Array }): void {
+export function passShare(thread: number, threads: number, b: PassBuffers, scratch: { xb?: Float64Array; yb?: Float64Array }): void {
   const n = b.header[0]!,
     d = b.header[1]!,
     w = b.header[2]!,
@@ -382,15 +382,14 @@ function* randomizedPca(
   for (let i = 0; i < qt.length; i++) qt[i] = random.normal();
   orthonormalizeRows(qt, w, d, random);
   const zt = new Float64Array(w * d);
-  const kernels = [passShare, loadBlock, blockTimesBasis, accumulateTransposed];
   // the last pass, over all rows, keeps y = Xc·Qᵀ for the final step
   const b = passBuffers(m.data, n, d, w, mean, threads, true);
-  const helper = new Helper(passShare, kernels, b, threads);
+  const helper = new Helper('pca-pass', passShare, b, threads);
   try {
     // q power iterations, on a seeded subset of the rows when asked (with buffers of their own)
     const sampled = q > 0 && sampleRows !== undefined && sampleRows < n ? sampleOf(m, sampleRows, random) : null;
     const sb = sampled === null ? b : passBuffers(sampled, sampleRows!, d, w, mean, threads, false);
-    const sampleHelper = sampled === null ? helper : new Helper(passShare, kernels, sb, threads);
+    const sampleHelper = sampled === null ? helper : new Helper('pca-pass', passShare, sb, threads);
     try {
       for (let it = 0; it < q; it++) {
         yield* pass(sampleHelper, sb, sampled === null ? n : sampleRows!, d, w, qt, false, zt);

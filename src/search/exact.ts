@@ -353,3 +353,9 @@ export class ExactIndex {
 export function similarities(q: Float32Array, m: Matrix, metric: Metric = 'cosine', threads = 0): Promise<Float32Array> {
   return new ExactIndex(m, { metric, threads }).scores(q);
 }
+
+/** The exact (float64) score of one vector against a query: what every reported score is. */
+export function exactScore(metric: Metric, q: Float32Array, x: Float32Array): number {
+  if (q.length !== x.length) throw new ConvlensError('E_USAGE', `vectors of ${q.length} and ${x.length} values cannot be compared`);
+  return fromKey(metric, exactKey(metric, q, selfDot(q), x, 0));
+}

@@ -4,8 +4,9 @@
  * compute-bound), and it reads our Float32Arrays in place (no copy of the N×D data per call).
  * The graphs are written with the converter's ONNX encoder.
  */
+// the ONNX module first: it sets the environment ONNX Runtime reads when it starts
+import { attr, encodeModel, TensorType, type AttributeValue, type Dim, type TensorTypeCode } from '../onnx/index.js';
 import * as ort from 'onnxruntime-node';
-import { attr, encodeModel, TensorType, type AttributeValue, type Dim, type TensorTypeCode } from '../model/onnx-proto.js';
 
 const { FLOAT, INT64 } = TensorType;
 

@@ -1,56 +1,59 @@
 /**
- * What the routes share: the store and its live in-memory view, the jobs, the network (loaded on
- * first use, with the collection's settings), cached atlases, the last trained predictions, and the
- * steps that several routes take (reading an upload, running a job that indexes a folder).
+ * What the routes share: the collection (the library does every search, map and training), its
+ * live catalogue, the jobs, cached atlases, the last trained predictions, and the HTTP-side steps
+ * several routes take (reading an upload, storing one, what a client may see of a path).
  */
 import { createHash } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
+import { basename, join, relative } from 'node:path';
 import type { FastifyRequest } from 'fastify';
 import sharp, { type Metadata } from 'sharp';
-import type { IndexProgress, IndexSummary } from '../collection/indexer.js';
-import { Store } from '../collection/store.js';
-import { ConvlensError } from '../core/errors.js';
-import { DEFAULT_MAX_PIXELS, type ResizeMode } from '../image/decode.js';
+import { autoTileSize, buildAtlas, type Atlas } from '../atlas/index.js';
+import { indexOnThread, type Collection, type IndexTaskInput, type LensChoice, type RuntimeOptions } from '../collection/index.js';
+import { DEFAULT_MAX_PIXELS, imageMimeType, looksTruncated } from '../image/decode.js';
 import { imagenetClasses } from '../imagenet/classes.js';
-import { ConvLens, type LensOptions } from '../pipeline/lens.js';
-import type { JobInfo, Neighbour, Predictions, UploadInfo } from './api-types.js';
-import { autoTileSize, buildAtlas, type Atlas } from './atlas.js';
-import { LiveCollection, type Snapshot } from './collection.js';
+import { LiveCatalogue, type Snapshot } from './catalogue.js';
 import { HttpError } from './http.js';
-import type { IndexRequest } from './index-worker.js';
+import { realRoots } from './paths.js';
 import { JobManager, type JobContext } from './jobs.js';
-import { runWorker } from './worker.js';
-
-export type ServerLensOptions = Omit<LensOptions, 'resize' | 'layer' | 'model'> & {
-  /** resize mode of a new (empty) collection; an existing one keeps its own (default crop) */
-  resize?: ResizeMode;
-};
+import type { JobInfo, Neighbour, Predictions, UploadInfo } from './schemas.js';
 
 export interface ContextOptions {
-  db: string;
   allowedRoots: string[];
   maxUploadBytes: number;
   uploadsDir: string | null;
+  /** stored uploads at most (count and bytes) */
+  maxStoredUploads: number;
+  maxStoredUploadBytes: number;
   thumbnailSize: number;
-  lens: ServerLensOptions;
+  runtime: RuntimeOptions;
+  /** the lens of a new collection */
+  lens: LensChoice;
 }
 
 /** Formats a browser shows in an <img>. */
 const DISPLAYABLE = new Set(['jpeg', 'png', 'webp', 'gif', 'avif']);
 
 export class ServerContext {
-  readonly store: Store;
-  readonly live: LiveCollection;
   readonly jobs = new JobManager();
+  /** whether API requests need the server's token */
+  authRequired = false;
   private lastPredictions: Predictions | null = null;
   private predictionRows = new Map<number, number>();
-  private lensPromise: Promise<ConvLens> | null = null;
   private readonly atlases = new Map<string, Atlas>();
 
-  constructor(readonly options: ContextOptions) {
-    this.store = Store.open(options.db, { create: true });
-    this.live = new LiveCollection(this.store);
+  private constructor(
+    readonly collection: Collection,
+    readonly live: LiveCatalogue,
+    readonly options: ContextOptions,
+  ) {}
+
+  static async create(collection: Collection, options: ContextOptions): Promise<ServerContext> {
+    return new ServerContext(collection, await LiveCatalogue.open(collection), options);
+  }
+
+  get store(): Collection['store'] {
+    return this.collection.store;
   }
 
   /** The last trained head's predictions over the collection. */
@@ -70,23 +73,7 @@ export class ServerContext {
   }
 
   get maxPixels(): number {
-    return this.options.lens.maxPixels ?? DEFAULT_MAX_PIXELS;
-  }
-
-  /** Network options with the collection's settings (the defaults for a new collection). */
-  private lensOptions(): LensOptions {
-    const s = this.store.settings;
-    const { resize, ...rest } = this.options.lens;
-    return { ...rest, ...(s ? { model: s.model, layer: s.layer } : {}), resize: (s?.resize as ResizeMode | undefined) ?? resize ?? 'crop' };
-  }
-
-  /** The network for uploads, loaded once. */
-  lens(): Promise<ConvLens> {
-    if (!this.lensPromise) {
-      this.lensPromise = ConvLens.load(this.lensOptions());
-      this.lensPromise.catch(() => (this.lensPromise = null));
-    }
-    return this.lensPromise;
+    return this.options.runtime.maxPixels ?? DEFAULT_MAX_PIXELS;
   }
 
   isDisplayable(format: string | null): boolean {
@@ -100,6 +87,20 @@ export class ServerContext {
     });
   }
 
+  /** What a client sees of an allowed root: its index and its folder's name. */
+  allowedRootNames(): { index: number; name: string }[] {
+    return this.options.allowedRoots.map((r, index) => ({ index, name: basename(r) || r }));
+  }
+
+  /** A server path as a client may see it: relative to an allowed root (with its name), or just its name. */
+  clientPath(path: string): string {
+    for (const r of this.options.allowedRoots) {
+      const rel = relative(r, path);
+      if (!rel.startsWith('..') && !rel.startsWith('/')) return rel === '' ? basename(r) : `${basename(r)}/${rel}`;
+    }
+    return basename(path);
+  }
+
   /**
    * The uploaded image of a multipart request (field name free, one file), checked by content:
    * sharp must recognise a raster format, within the pixel limit, before the network sees it.
@@ -108,9 +109,7 @@ export class ServerContext {
     if (!req.isMultipart()) throw new HttpError(415, 'E_USAGE', 'send the image as multipart/form-data');
     let bytes: Buffer;
     try {
-      const part = await req.file({
-        limits: { fileSize: this.options.maxUploadBytes, files: 1, fields: 10, parts: 20, fieldSize: 10_000 },
-      });
+      const part = await req.file({ limits: { fileSize: this.options.maxUploadBytes, files: 1, fields: 10, parts: 20, fieldSize: 10_000 } });
       if (!part) throw new HttpError(400, 'E_USAGE', 'no file in the upload');
       bytes = await part.toBuffer();
     } catch (e) {
@@ -123,8 +122,10 @@ export class ServerContext {
     try {
       meta = await sharp(bytes, { limitInputPixels: this.maxPixels }).metadata();
     } catch (e) {
-      if (/pixel limit/i.test((e as Error).message))
-        throw new HttpError(413, 'E_TOO_LARGE', `the upload has more pixels than the ${this.maxPixels}-pixel limit`);
+      if (/pixel limit/i.test((e as Error).message)) throw new HttpError(413, 'E_TOO_LARGE', `the upload has more pixels than the ${this.maxPixels}-pixel limit`);
+      // a known signature whose data stops short is a cut-off upload, not something else
+      const mime = imageMimeType(bytes);
+      if (mime && looksTruncated(bytes, mime.slice('image/'.length))) throw new HttpError(422, 'E_TRUNCATED', 'the upload ends early (cut off)');
       throw new HttpError(415, 'E_NOT_IMAGE', 'the upload is not an image in a format convlens reads');
     }
     if (!meta.format || meta.format === 'svg' || !meta.width || !meta.height) {
@@ -133,87 +134,123 @@ export class ServerContext {
     if (meta.width * meta.height > this.maxPixels) {
       throw new HttpError(413, 'E_TOO_LARGE', `${meta.width}×${meta.height} exceeds the ${this.maxPixels}-pixel limit`);
     }
+    if (looksTruncated(bytes, meta.format)) throw new HttpError(422, 'E_TRUNCATED', `the upload's ${meta.format} data ends early (cut off)`);
     return { bytes, info: { bytes: bytes.length, width: meta.width, height: meta.height, format: meta.format } };
   }
 
   /** Probabilities and embedding of an uploaded image, with the collection's settings. */
   async embedUpload(bytes: Buffer): Promise<{ probabilities: Float32Array; embedding: Float32Array }> {
-    const lens = await this.lens();
-    for await (const { outcome } of lens.process([bytes])) {
-      if (!outcome.ok) throw outcome.error;
-      return outcome;
-    }
-    throw new ConvlensError('E_INTERNAL', 'no result for the upload');
+    const q = await this.collection.query({ bytes });
+    return { probabilities: q.probabilities!, embedding: q.vector };
   }
 
-  /** Save an upload under the uploads folder (named by content) and queue the job that indexes it. */
-  async storeUpload(bytes: Buffer, format: string): Promise<{ path: string; job: JobInfo }> {
+  /**
+   * Save an upload under the uploads folder (named by content, never by the client) and queue the
+   * job that indexes it. Refused when the folder holds the most uploads or bytes allowed.
+   */
+  async storeUpload(bytes: Buffer, format: string): Promise<{ name: string; job: JobInfo }> {
     const dir = this.options.uploadsDir;
     if (!dir) throw new HttpError(403, 'E_PERMISSION', 'this server does not store uploads');
     await mkdir(dir, { recursive: true });
     const name = `${createHash('sha256').update(bytes).digest('hex').slice(0, 24)}.${format === 'jpeg' ? 'jpg' : format}`;
     const path = join(dir, name);
-    await writeFile(path, bytes, { flag: 'w' });
-    return { path, job: this.submitIndex(dir) };
+    const existing = await stat(path).catch(() => null);
+    if (!existing) {
+      const { count, bytes: used } = await this.storedUploads();
+      if (count + 1 > this.options.maxStoredUploads || used + bytes.length > this.options.maxStoredUploadBytes) {
+        throw new HttpError(
+          507,
+          'E_DISK_FULL',
+          `the uploads folder is full (${count} uploads, ${(used / 2 ** 20).toFixed(1)} MB; limits ${this.options.maxStoredUploads} and ` +
+            `${(this.options.maxStoredUploadBytes / 2 ** 20).toFixed(0)} MB)`,
+        );
+      }
+      await writeFile(path, bytes, { flag: 'wx' }).catch((e: NodeJS.ErrnoException) => {
+        if (e.code !== 'EEXIST') throw e;
+      });
+    }
+    return { name, job: this.submitIndex(dir, false, await realRoots([dir])) };
   }
 
-  /** Queue a job indexing a folder (already checked by the caller) into the collection. */
-  submitIndex(folder: string, prune = false): JobInfo {
-    return this.jobs.submit('index', { folder, prune }, (ctx) => this.runIndex(folder, prune, ctx), `index:${folder}`);
+  /** How many uploads the folder holds, and their bytes. */
+  async storedUploads(): Promise<{ count: number; bytes: number }> {
+    const dir = this.options.uploadsDir;
+    if (!dir) return { count: 0, bytes: 0 };
+    let count = 0;
+    let bytes = 0;
+    for (const name of await readdir(dir).catch(() => [] as string[])) {
+      const s = await stat(join(dir, name)).catch(() => null);
+      if (s?.isFile()) {
+        count++;
+        bytes += s.size;
+      }
+    }
+    return { count, bytes };
   }
 
-  /** Index on a worker thread (inference there stalls no request); the live view reloads once, at the end. */
-  private async runIndex(folder: string, prune: boolean, ctx: JobContext): Promise<unknown> {
+  /**
+   * Queue a job indexing a folder (already checked by the caller) into the collection. Every file
+   * it reads must resolve inside `confine` (the allowed roots): a symlink inside the folder that
+   * leads out is refused, not followed.
+   */
+  submitIndex(folder: string, prune: boolean, confine: string[]): JobInfo {
+    return this.jobs.submit('index', { folder: this.clientPath(folder), prune }, (ctx) => this.runIndex(folder, prune, confine, ctx), `index:${folder}`);
+  }
+
+  /** Index on a worker thread (inference there stalls no request); the catalogue reloads once, at the end. */
+  private async runIndex(folder: string, prune: boolean, confine: string[], ctx: JobContext): Promise<unknown> {
     const release = this.live.hold();
     try {
-      const req: IndexRequest = { db: this.options.db, folder, prune, thumbnailSize: this.options.thumbnailSize, lens: this.lensOptions() };
-      const summary = await runWorker<IndexProgress | { loading: true }, IndexSummary>(
-        'index-worker',
-        req,
-        (p) =>
-          ctx.progress(
-            'loading' in p
-              ? { stage: 'loading the network', done: 0, total: 0 }
-              : {
-                  stage: 'indexing',
-                  done: p.done,
-                  total: p.total,
-                  imagesPerSecond: p.imagesPerSecond,
-                  etaSeconds: p.etaSeconds,
-                  failed: p.failed,
-                },
-          ),
-        ctx.signal,
-      );
-      return { ...summary, failed: summary.failed.slice(0, 100), failedCount: summary.failed.length };
+      const input: IndexTaskInput = {
+        location: this.collection.location,
+        folders: [folder],
+        prune,
+        thumbnailSize: this.options.thumbnailSize,
+        runtime: this.options.runtime,
+        lens: this.options.lens,
+        confine,
+      };
+      const summary = await indexOnThread(input, {
+          signal: ctx.signal,
+          graceMs: 30_000,
+          onProgress: (p) =>
+            ctx.progress(
+              'loading' in p
+                ? { stage: 'loading the network', done: 0, total: 0 }
+                : { stage: 'indexing', done: p.done, total: p.total, imagesPerSecond: p.imagesPerSecond, etaSeconds: p.etaSeconds, failed: p.failed },
+            ),
+      });
+      if (summary.error && summary.indexed === 0) throw new HttpError(409, summary.error.code, summary.error.message);
+      const failed = summary.failed.map((f) => ({ ...f, path: this.clientPath(f.path) }));
+      return { ...summary, failed: failed.slice(0, 100), failedCount: failed.length };
     } finally {
       release();
-      this.live.reload();
+      await this.live.reload();
     }
   }
 
   /** Key of the newest cached map of exactly the current embedded images, if any. */
-  currentMapKey(snap: Snapshot): string | null {
-    for (const p of this.store.projections()) {
-      if (p.count !== snap.search.size) continue;
-      const ids = this.store.projection(p.key)?.ids;
-      if (ids && ids.every((id, i) => id === snap.search.ids[i])) return p.key;
+  async currentMapKey(snap: Snapshot): Promise<string | null> {
+    for (const p of await this.store.projections()) {
+      if (p.count !== snap.embeddedIds.length) continue;
+      const ids = (await this.store.projection(p.key))?.ids;
+      if (ids && ids.every((id, i) => id === snap.embeddedIds[i])) return p.key;
     }
     return null;
   }
 
   /** The atlas for the current collection and tile size, if built. */
   atlas(snap: Snapshot, tile?: number): Atlas | null {
-    return this.atlases.get(`${snap.version}|${tile ?? autoTileSize(snap.search.size)}`) ?? null;
+    return this.atlases.get(`${snap.version}|${tile ?? autoTileSize(snap.embeddedIds.length)}`) ?? null;
   }
 
   /** Build (or reuse) the atlas of every embedded image of a snapshot. */
   async ensureAtlas(snap: Snapshot, tile: number | undefined, ctx: JobContext): Promise<Atlas> {
-    const t = tile ?? autoTileSize(snap.search.size);
+    const t = tile ?? autoTileSize(snap.embeddedIds.length);
     const key = `${snap.version}|${t}`;
     const hit = this.atlases.get(key);
     if (hit) return hit;
-    const atlas = await buildAtlas(this.store, snap.search.ids, {
+    const atlas = await buildAtlas(snap.embeddedIds, (id) => this.store.thumbnail(id), {
       tile: t,
       signal: ctx.signal,
       onProgress: (done, total) => ctx.progress({ stage: 'atlas', done, total }),
@@ -226,7 +263,6 @@ export class ServerContext {
 
   async close(): Promise<void> {
     await this.jobs.close();
-    if (this.lensPromise) await (await this.lensPromise.catch(() => null))?.dispose();
-    this.store.close();
+    await this.collection.close();
   }
 }

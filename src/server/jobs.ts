@@ -5,7 +5,7 @@
  * newest `keep`) so a client can read their results.
  */
 import { ConvlensError, toConvlensError } from '../core/errors.js';
-import type { JobInfo, JobKind, JobProgress } from './api-types.js';
+import type { JobInfo, JobKind, JobProgress } from './schemas.js';
 import { HttpError } from './http.js';
 
 /** Jobs of one kind waiting at most (more are refused with 429). */

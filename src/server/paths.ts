@@ -6,15 +6,13 @@
  *   and must still resolve inside the folder it was indexed from (a symlink swapped in since is
  *   refused).
  */
-import { open, realpath, stat, type FileHandle } from 'node:fs/promises';
-import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { realpath, stat, type FileHandle } from 'node:fs/promises';
+import { isAbsolute, resolve } from 'node:path';
+import { ConvlensError } from '../core/errors.js';
+import { isInside, openRegularFile, realPath } from '../image/files.js';
 import { forbidden, HttpError, notFound } from './http.js';
 
-/** True when `child` is `parent` or inside it (both absolute, normalised). */
-export function isInside(child: string, parent: string): boolean {
-  const rel = relative(parent, child);
-  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel) && rel.split(sep)[0] !== '..');
-}
+export { isInside };
 
 /** Decoded forms of a client string (up to three rounds), to catch encoded and double-encoded traversals. */
 function decodings(s: string): string[] {
@@ -91,25 +89,25 @@ export async function resolveIndexFolder(
 
 /**
  * Open an image file of the collection for reading, refusing it when its real path has left its
- * root. The file is opened by its real path, so the check and the read see the same file.
+ * root, or when it is no longer a regular file (a FIFO swapped in would block the reader; it is
+ * opened without blocking and refused). The file is opened by its real path, so the check and
+ * the read see the same file.
  */
-export async function openCollectionFile(absPath: string, root: string): Promise<{ handle: FileHandle; size: number }> {
+export async function openCollectionFile(file: string, root: string): Promise<{ handle: FileHandle; size: number }> {
   let realRoot: string;
   let real: string;
   try {
-    realRoot = await realpath(root);
-    real = await realpath(absPath);
+    realRoot = await realPath(root);
+    real = await realPath(file);
   } catch {
     throw notFound('the image file is no longer on disk');
   }
   if (!isInside(real, realRoot) || real === realRoot) throw forbidden('the image file now resolves outside its indexed folder');
-  const handle = await open(real, 'r').catch(() => {
+  try {
+    const { handle, size } = await openRegularFile(real);
+    return { handle, size };
+  } catch (e) {
+    if (e instanceof ConvlensError && e.code === 'E_NOT_FILE') throw notFound('the image path is no longer a regular file');
     throw notFound('the image file cannot be opened');
-  });
-  const st = await handle.stat();
-  if (!st.isFile()) {
-    await handle.close();
-    throw notFound('the image path is not a file');
   }
-  return { handle, size: st.size };
 }

@@ -1,1 +1,4 @@
 export * from './teach.js';
+export * from './collection.js';
+export { trainOnThread, type TrainTaskInput, type TrainTaskResult } from './task.js';
+export * from './labelled.js';

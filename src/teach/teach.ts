@@ -3,10 +3,9 @@
  * -> a head (softmax / k-NN / SVM) -> a saved model directory; then predicting, evaluating and
  * exporting with that model. The CLI and the server are thin shells over these functions.
  */
-import { writeFileSync } from 'node:fs';
-import { embedLabelled, readLabelledSet, type EmbeddedSet, type LabelledItem } from '../collection/labelled.js';
-import type { IndexFailure, IndexProgress } from '../collection/indexer.js';
-import type { Store } from '../collection/store.js';
+import { writeFileAtomic } from '../core/files.js';
+import { embedLabelled, readLabelledSet, type EmbeddedSet, type LabelledItem } from './labelled.js';
+import type { IndexFailure, IndexProgress } from '../indexer/index.js';
 import { ConvlensError } from '../core/errors.js';
 import { matrix, type Matrix } from '../core/matrix.js';
 import type { ImageInput, ImageVariant } from '../image/decode.js';
@@ -263,48 +262,6 @@ export function exportModel(modelDir: string, outFile: string): { classes: reado
     classes: head.classes,
     head: head.linearExport(),
   });
-  writeFileSync(outFile, bytes);
+  writeFileAtomic(outFile, bytes);
   return { classes: head.classes, bytes: bytes.length };
-}
-
-export interface CollectionPrediction {
-  id: number;
-  path: string;
-  label: string;
-  probability: number;
-}
-
-/**
- * Train a head on the labelled images of a collection and classify the unlabelled ones
- * (`all`: every embedded image, labelled ones included).
- */
-export function classifyCollection(
-  store: Store,
-  options: { head?: HeadType; k?: number; knnMetric?: 'cosine' | 'euclidean' | 'auto'; seed?: number; all?: boolean } = {},
-): { head: Head; labelled: number; predictions: CollectionPrediction[] } {
-  const labels = store.labels();
-  const { ids, matrix: all } = store.embeddings();
-  const rowOf = new Map(Array.from(ids, (id, i) => [id, i]));
-  const trainRows = [...labels.keys()].filter((id) => rowOf.has(id)).map((id) => rowOf.get(id)!);
-  const trainLabels = trainRows.map((r) => labels.get(ids[r]!)!);
-  const distinct = new Set(trainLabels);
-  if (distinct.size < 2) {
-    throw new ConvlensError(
-      'E_USAGE',
-      `label images of at least two classes first (found ${distinct.size}: ${[...distinct].join(', ') || 'none'}; see "convlens label")`,
-    );
-  }
-  const type = options.head ?? 'knn';
-  const head = trainHead(selectRows(all, trainRows), trainLabels, headOptions(type, { ...options }));
-  const targetRows = Array.from(ids.keys()).filter((r) => options.all || !labels.has(ids[r]!));
-  const predictions: CollectionPrediction[] = [];
-  const BLOCK = 512;
-  for (let b = 0; b < targetRows.length; b += BLOCK) {
-    const rows = targetRows.slice(b, b + BLOCK);
-    head.predict(selectRows(all, rows)).forEach((p, j) => {
-      const row = store.image(ids[rows[j]!]!)!;
-      predictions.push({ id: row.id, path: row.absPath, label: p.label, probability: p.probability });
-    });
-  }
-  return { head, labelled: trainRows.length, predictions };
 }

@@ -7,7 +7,7 @@ import { ConvlensError } from '../../src/core/errors.js';
 import { matrix } from '../../src/core/matrix.js';
 import { Random } from '../../src/core/random.js';
 import { ExactIndex } from '../../src/search/index.js';
-import { buildAtlas } from '../../src/server/atlas.js';
+import { buildAtlas } from '../../src/atlas/atlas.js';
 import { LiveCollection, MicroBatcher } from '../../src/server/collection.js';
 import { JobManager } from '../../src/server/jobs.js';
 import { colourThumb, removeTempDirs, syntheticStore, tempDir } from './helpers.js';

@@ -1,4 +1,4 @@
-/** The HTTP API, typed (shapes from src/server/api-types.ts). */
+/** The HTTP API, typed (shapes from src/server/schemas.ts). */
 import type {
   AtlasManifest,
   ClassifyResult,
@@ -11,9 +11,9 @@ import type {
   MapResult,
   Predictions,
   SimilarResult,
-} from '../../src/server/api-types.js';
+} from '../../src/server/schemas.js';
 
-export type * from '../../src/server/api-types.js';
+export type * from '../../src/server/schemas.js';
 
 export class ApiError extends Error {
   constructor(

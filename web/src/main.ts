@@ -17,6 +17,10 @@ import { state, type ColorMode } from './state.js';
 
 type Tab = 'image' | 'grid' | 'query' | 'train' | 'jobs';
 
+// opened with ?token= (a server that needs one): the server has set its cookie on this page's
+// request, so the token leaves the address bar and the history
+if (new URLSearchParams(location.search).has('token')) history.replaceState(null, '', location.pathname + location.hash);
+
 const searchInfo = h('span.search-info.muted');
 const map = new MapPane(searchInfo);
 const colorSelect = h(

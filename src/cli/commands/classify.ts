@@ -2,8 +2,9 @@ import type { Command } from 'commander';
 import { decodePredictions } from '../../imagenet/classes.js';
 import { ConvLens } from '../../pipeline/lens.js';
 import {
+  addInputOptions,
   addLensOptions,
-  expandCliInputs,
+  collectInputs,
   EXIT_OK,
   EXIT_SOME_FAILED,
   lensOptions,
@@ -11,39 +12,37 @@ import {
   printPredictions,
   reportInputError,
   writeJsonLine,
+  type InputFlags,
   type LensFlags,
 } from '../common.js';
 
-interface Flags extends LensFlags {
+interface Flags extends LensFlags, InputFlags {
   top: number;
-  json?: boolean;
 }
 
 export function register(program: Command): void {
-  const cmd = program
-    .command('classify')
-    .description('top ImageNet classes of images (folders expand to the images inside, sorted)')
-    .argument('<image|dir...>', 'image files or folders')
+  const cmd = addInputOptions(program.command('classify').description('top ImageNet classes of images'))
     .option('--top <n>', 'classes per image', parseIntOption('--top', 1, 1000), 5)
     .option('--json', 'one JSON object per input per line');
   addLensOptions(cmd).action(async (paths: string[], flags: Flags) => {
-    const files = await expandCliInputs(paths, flags.json);
-    const lens = await ConvLens.load(lensOptions(flags));
-    let failed = 0;
-    try {
-      for await (const { item, outcome } of lens.process(files)) {
-        const file = item as string;
-        if (!outcome.ok) {
-          failed++;
-          reportInputError(outcome.error, file, flags.json);
-          continue;
+    let { files, failed } = await collectInputs(paths, flags);
+    if (files.length > 0) {
+      const lens = await ConvLens.load(lensOptions(flags));
+      try {
+        for await (const { item, outcome } of lens.process(files)) {
+          const file = item as string;
+          if (!outcome.ok) {
+            failed++;
+            reportInputError(outcome.error, file, flags.json);
+            continue;
+          }
+          const predictions = decodePredictions(outcome.probabilities, flags.top);
+          if (flags.json) writeJsonLine({ file, predictions });
+          else printPredictions(file, predictions);
         }
-        const predictions = decodePredictions(outcome.probabilities, flags.top);
-        if (flags.json) writeJsonLine({ file, predictions });
-        else printPredictions(file, predictions);
+      } finally {
+        await lens.dispose();
       }
-    } finally {
-      await lens.dispose();
     }
     process.exitCode = failed > 0 ? EXIT_SOME_FAILED : EXIT_OK;
   });

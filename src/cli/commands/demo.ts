@@ -1,27 +1,25 @@
 /**
  * convlens demo: the web app on the example photos that ship with convlens, with no data of the
- * user's: index them into a temporary database (crop mode, as `index` does for a new collection),
- * compute the t-SNE map and its thumbnails, serve, and open a browser unless told not to.
+ * user's: listen first (a busy port is said at once), then index them into a temporary database
+ * (crop, the default) and compute the t-SNE map and its thumbnails, then open a browser unless
+ * told not to.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { ConvlensError } from '../../core/errors.js';
+import { PACKAGE_ROOT } from '../../core/package.js';
+import { realRoots } from '../../server/paths.js';
 import { createServer } from '../../server/index.js';
-import { addServeOptions, runUntilStopped, serverOptions, type ServeFlags } from './serve.js';
+import { addServeOptions, listenOrClose, serveUntilStopped, serverOptions, type ServeFlags } from './serve.js';
 
-export const EXAMPLE_PHOTOS = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..', '..', 'examples', 'photos');
+export const EXAMPLE_PHOTOS = resolve(PACKAGE_ROOT, 'examples', 'photos');
 
 function openBrowser(url: string): void {
   const [cmd, args] =
-    process.platform === 'darwin'
-      ? ['open', [url]]
-      : process.platform === 'win32'
-        ? ['cmd', ['/c', 'start', '', url]]
-        : ['xdg-open', [url]];
+    process.platform === 'darwin' ? ['open', [url]] : process.platform === 'win32' ? ['cmd', ['/c', 'start', '', url]] : ['xdg-open', [url]];
   try {
     const child = spawn(cmd, args as string[], { detached: true, stdio: 'ignore' });
     child.on('error', () => undefined);
@@ -43,17 +41,17 @@ export function register(program: Command): void {
       if (!flags.keep) rmSync(dir, { recursive: true, force: true });
       else process.stderr.write(`convlens: the demo database stays in ${dir}\n`);
     };
-    const options = serverOptions(flags, join(dir, 'demo.db'));
-    const server = await createServer({ ...options, lens: { ...options.lens, resize: 'crop' } });
+    const server = await createServer(serverOptions(flags, join(dir, 'demo.db')));
+    const url = await listenOrClose(server, cleanup);
     try {
       const log = (s: string): boolean => process.stderr.write(`convlens demo: ${s}\n`);
-      log(`indexing ${EXAMPLE_PHOTOS}`);
-      const indexed = await server.context.jobs.wait(server.context.submitIndex(EXAMPLE_PHOTOS).id);
-      if (indexed.state !== 'done')
-        throw new ConvlensError('E_INTERNAL', `indexing the examples failed: ${indexed.error?.message ?? indexed.state}`);
+      log(`indexing the example photos (${EXAMPLE_PHOTOS})`);
+      const job = server.context.submitIndex(EXAMPLE_PHOTOS, false, await realRoots([EXAMPLE_PHOTOS]));
+      const indexed = await server.context.jobs.wait(job.id);
+      if (indexed.state !== 'done') throw new ConvlensError('E_INTERNAL', `indexing the examples failed: ${indexed.error?.message ?? indexed.state}`);
       const summary = indexed.result as { indexed: number; seconds: number };
       log(`${summary.indexed} photos indexed in ${summary.seconds.toFixed(1)} s; computing the map`);
-      const res = await server.app.inject({ method: 'POST', url: '/api/map', payload: { method: 'tsne' } });
+      const res = await server.app.inject({ method: 'POST', url: '/api/map', payload: { method: 'tsne' }, ...(server.token ? { headers: { authorization: `Bearer ${server.token}` } } : {}) });
       const mapped = await server.context.jobs.wait((res.json() as { id: string }).id);
       if (mapped.state !== 'done') throw new ConvlensError('E_INTERNAL', `the map failed: ${mapped.error?.message ?? mapped.state}`);
     } catch (e) {
@@ -63,6 +61,6 @@ export function register(program: Command): void {
     }
     // never from tests or CI: only a person at a terminal gets a browser
     const open = flags.open && !process.env['CI'] && process.stdout.isTTY === true;
-    await runUntilStopped(server, 'the example photos', { onListening: open ? openBrowser : undefined, onStop: cleanup });
+    await serveUntilStopped(server, url, 'the example photos', { onListening: open ? openBrowser : undefined, onStop: cleanup });
   });
 }

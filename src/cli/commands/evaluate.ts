@@ -10,6 +10,7 @@ import {
   saveConfusionPlot,
   writeJsonLine,
   type RuntimeFlags,
+  out,
 } from '../common.js';
 import { progressReporter } from '../progress.js';
 
@@ -40,7 +41,7 @@ export function register(program: Command): void {
       if (flags.json) writeJsonLine({ model: flags.model, labelled, ...report, failed });
       else {
         for (const f of failed) reportError(f, f.path);
-        process.stdout.write(`accuracy ${report.accuracy.toFixed(4)} on ${report.n} images\n\n${formatReport(report)}`);
+        out(`accuracy ${report.accuracy.toFixed(4)} on ${report.n} images\n\n${formatReport(report)}`);
       }
       process.exitCode = failed.length > 0 ? EXIT_SOME_FAILED : EXIT_OK;
     } finally {

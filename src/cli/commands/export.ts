@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { exportModel } from '../../teach/index.js';
-import { writeJsonLine } from '../common.js';
+import { out, writeJsonLine } from '../common.js';
 
 export function register(program: Command): void {
   program
@@ -20,7 +20,7 @@ export function register(program: Command): void {
           outputs: ['probabilities', 'embedding'],
         });
       else {
-        process.stdout.write(
+        out(
           `wrote ${flags.out} (${(r.bytes / 2 ** 20).toFixed(1)} MiB): input "image" uint8 [batch, 224, 224, 3] RGB; outputs "probabilities" [batch, ${r.classes.length}] (${r.classes.join(', ')}), "embedding"\n`,
         );
       }

@@ -1,32 +1,33 @@
 import { Option, type Command } from 'commander';
-import { CollectionSearch } from '../../collection/query.js';
-import { indexFolders } from '../../collection/indexer.js';
-import { DEFAULT_DB, Store } from '../../collection/store.js';
-import type { ResizeMode } from '../../image/decode.js';
-import { ConvLens } from '../../pipeline/lens.js';
+import { Collection } from '../../collection/index.js';
+import { DEFAULT_DB } from '../../store/index.js';
 import {
   addLensOptions,
   EXIT_OK,
+  EXIT_SIGNAL,
   EXIT_SOME_FAILED,
-  lensOptions,
+  EXIT_USAGE,
+  out,
   parseIntOption,
   reportError,
+  runtimeOptions,
+  stopOnSignals,
   writeJsonLine,
   type LensFlags,
 } from '../common.js';
 import { progressReporter } from '../progress.js';
 
 /** Collections at least this large get an HNSW index by default (exact scans pass ~50 ms around 100k). */
-const HNSW_AUTO_MIN = 50_000;
+export const HNSW_AUTO_MIN = 50_000;
 
-interface Flags extends Omit<LensFlags, 'resize'> {
+interface Flags extends LensFlags {
   hnsw: 'auto' | 'always' | 'never';
   db: string;
-  resize?: ResizeMode;
   prune?: boolean;
   json?: boolean;
   quiet?: boolean;
   thumbSize: number;
+  wait?: number;
 }
 
 export function register(program: Command): void {
@@ -35,53 +36,49 @@ export function register(program: Command): void {
     .description('embed every image under folders into a collection database (incremental, resumable)')
     .argument('<dir...>', 'folders to index (recursively)')
     .option('--db <file>', 'collection database', DEFAULT_DB)
-    .option('--prune', 'drop rows of files that no longer exist')
+    .option('--prune', 'drop rows of files that no longer exist (never under a folder that could not be read)')
     .option('--thumb-size <px>', 'longer side of stored thumbnails (0: none)', parseIntOption('--thumb-size', 0, 1024), 128)
     .addOption(
       new Option('--hnsw <when>', `build the approximate (HNSW) search index: auto = for collections of ${HNSW_AUTO_MIN} images or more`)
         .choices(['auto', 'always', 'never'])
         .default('auto'),
     )
+    .option('--wait <seconds>', 'wait this long for another index run on the same database to finish', parseIntOption('--wait', 0))
     .option('--json', 'print the summary as one JSON object')
     .option('--quiet', 'no progress output');
-  // no --resize default: a database keeps the mode it was created with
-  addLensOptions(cmd, { resize: undefined }).action(async (dirs: string[], flags: Flags) => {
-    const store = Store.open(flags.db, { create: true });
-    const controller = new AbortController();
-    const onSigint = (): void => controller.abort();
-    process.once('SIGINT', onSigint);
+  // no --resize default: a database keeps the mode it was created with (crop for a new one)
+  addLensOptions(cmd).action(async (dirs: string[], flags: Flags) => {
+    const collection = await Collection.open(flags.db, {
+      create: true,
+      runtime: runtimeOptions(flags),
+      ...(flags.resize ? { lens: { resize: flags.resize } } : {}),
+    });
+    const stop = stopOnSignals();
     const progress = progressReporter('index', { quiet: flags.quiet });
     try {
-      // a new collection defaults to crop: better neighbours and top-5 than squash (README)
-      const resize = flags.resize ?? (store.settings?.resize as ResizeMode | undefined) ?? 'crop';
-      const lens = await ConvLens.load(lensOptions({ ...flags, resize }));
-      let summary;
-      try {
-        summary = await indexFolders(store, lens, dirs, {
+      const summary = await collection
+        .index(dirs, {
           prune: flags.prune,
           thumbnailSize: flags.thumbSize,
-          signal: controller.signal,
+          signal: stop.signal,
+          lockWaitMs: (flags.wait ?? 0) * 1000,
           onProgress: (p) => progress.update(p),
-        });
-      } finally {
-        progress.stop();
-        await lens.dispose();
-      }
+        })
+        .finally(() => progress.stop());
       let hnsw: string | null = null;
-      const embedded = store.count().embedded;
-      if (!summary.interrupted && (flags.hnsw === 'always' || (flags.hnsw === 'auto' && embedded >= HNSW_AUTO_MIN))) {
-        const search = CollectionSearch.open(store);
-        if (search.stale || store.getMeta('hnsw.cosine') !== store.embeddingsVersion() || flags.hnsw === 'always') {
+      if (!summary.interrupted) {
+        const { embedded } = await collection.store.count();
+        const wanted = flags.hnsw === 'always' || (flags.hnsw === 'auto' && embedded >= HNSW_AUTO_MIN);
+        if (wanted && (flags.hnsw === 'always' || (await collection.needsHnsw()))) {
           const bar = progressReporter('hnsw', { quiet: flags.quiet, unit: 'vectors' });
           const t0 = performance.now();
-          hnsw = await search
-            .buildHnsw('cosine', (done, total) =>
-              bar.update({ done, total, imagesPerSecond: done / ((performance.now() - t0) / 1000), etaSeconds: null }),
-            )
+          hnsw = await collection
+            .buildHnsw('cosine', (done, total) => bar.update({ done, total, imagesPerSecond: done / ((performance.now() - t0) / 1000), etaSeconds: null }))
             .finally(() => bar.stop());
         }
       }
       const { indexed, unchanged, failed, pruned, seconds } = summary;
+      const signal = stop.received();
       if (flags.json) {
         writeJsonLine({
           indexed,
@@ -91,22 +88,26 @@ export function register(program: Command): void {
           missing: summary.missing,
           reused: summary.reused,
           interrupted: summary.interrupted,
+          ...(signal ? { signal } : {}),
           seconds: +seconds.toFixed(3),
           ...(hnsw ? { hnsw } : {}),
+          ...(summary.error ? { error: summary.error } : {}),
         });
       } else {
         for (const f of failed) reportError(f, f.path);
+        if (summary.error) reportError({ ...summary.error, file: flags.db });
         const parts = [`${indexed} indexed`, `${unchanged} unchanged`, `${failed.length} failed`];
         if (pruned) parts.push(`${pruned} pruned`);
         if (summary.missing) parts.push(`${summary.missing} missing on disk (use --prune to drop them)`);
         if (summary.reused) parts.push(`${summary.reused} copied from identical files`);
         if (hnsw) parts.push(`HNSW index → ${hnsw}`);
-        process.stdout.write(`${summary.interrupted ? 'interrupted: ' : ''}${parts.join(', ')} in ${seconds.toFixed(1)}s → ${flags.db}\n`);
+        const why = summary.error ? 'stopped: ' : summary.interrupted ? `interrupted${signal ? ` (${signal})` : ''}: ` : '';
+        out(`${why}${parts.join(', ')} in ${seconds.toFixed(1)}s → ${flags.db}\n`);
       }
-      process.exitCode = failed.length > 0 ? EXIT_SOME_FAILED : summary.interrupted ? 130 : EXIT_OK;
+      process.exitCode = summary.error ? EXIT_USAGE : signal ? EXIT_SIGNAL[signal] : failed.length > 0 ? EXIT_SOME_FAILED : EXIT_OK;
     } finally {
-      process.off('SIGINT', onSigint);
-      store.close();
+      stop.dispose();
+      await collection.close();
     }
   });
 }

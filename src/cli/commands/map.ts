@@ -1,15 +1,16 @@
-import { readFileSync, writeFileSync } from 'node:fs';
-import { dirname, extname, resolve } from 'node:path';
+import { extname } from 'node:path';
 import { Option, type Command } from 'commander';
-import { collectionMap, type MapRequest } from '../../collection/maps.js';
-import { DEFAULT_DB, Store } from '../../collection/store.js';
+import { buildAtlas, mapHtml } from '../../atlas/index.js';
+import { Collection, type MapRequest } from '../../collection/index.js';
 import { ConvlensError } from '../../core/errors.js';
+import { writeFileAtomic } from '../../core/files.js';
 import { imagenetClasses } from '../../imagenet/classes.js';
 import { savePlot, scatterSvg, thumbnailScatterPng } from '../../plot/index.js';
 import type { ProjectionMethod } from '../../projection/index.js';
-import { buildAtlas, mapHtml } from '../../server/index.js';
-import { parseFloatOption, parseIntOption } from '../common.js';
+import { DEFAULT_DB, displayPath, type ImageRow } from '../../store/index.js';
+import { out, parseFloatOption, parseIntOption } from '../common.js';
 import { progressReporter } from '../progress.js';
+import { readLabelTsv } from './label.js';
 
 interface Flags {
   db: string;
@@ -25,25 +26,6 @@ interface Flags {
   html?: string;
   recompute?: boolean;
   quiet?: boolean;
-}
-
-/** path -> label from a TSV (paths relative to the TSV's folder). */
-function readLabelFile(file: string): Map<string, string> {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    throw new ConvlensError('E_NOT_FOUND', 'cannot read the labels file', { file });
-  }
-  const base = dirname(resolve(file));
-  const out = new Map<string, string>();
-  text.split(/\r?\n/).forEach((line, i) => {
-    const [p, l] = line.split('\t');
-    if (!line.trim() || (i === 0 && p?.toLowerCase() === 'path')) return;
-    if (!p || !l?.trim()) throw new ConvlensError('E_BAD_INPUT', `line ${i + 1}: expected "path<TAB>label"`, { file });
-    out.set(resolve(base, p), l.trim());
-  });
-  return out;
 }
 
 export function register(program: Command): void {
@@ -69,10 +51,9 @@ export function register(program: Command): void {
       if (flags.thumbs && flags.out && extname(flags.out).toLowerCase() !== '.png')
         throw new ConvlensError('E_USAGE', `--thumbs writes PNG: ${flags.out} must end in .png`);
       if (flags.labels && flags.color !== 'label') flags.color = 'label';
-      const store = Store.open(flags.db);
+      const collection = await Collection.open(flags.db);
+      const store = collection.store;
       try {
-        const { embedded } = store.count();
-        if (embedded === 0) throw new ConvlensError('E_DB', 'no embedded images (index a folder first)', { file: flags.db });
         const request: MapRequest = {
           method: flags.method,
           seed: flags.seed,
@@ -80,7 +61,7 @@ export function register(program: Command): void {
         };
         const progress = progressReporter(flags.method, { quiet: flags.quiet, unit: flags.method === 'tsne' ? 'iterations' : 'steps' });
         const t0 = performance.now();
-        const map = await collectionMap(store, request, {
+        const map = await collection.map(request, {
           recompute: flags.recompute,
           onProgress: (done, total) => {
             const secs = (performance.now() - t0) / 1000;
@@ -93,12 +74,13 @@ export function register(program: Command): void {
           },
         }).finally(() => progress.stop());
 
-        const rows = Array.from(map.ids, (id) => store.image(id)!);
+        const rows: ImageRow[] = [];
+        for (const id of map.ids) rows.push((await store.image(id))!);
         const classes = imagenetClasses();
         const predictions = rows.map((r) => (r.top5?.[0] ? classes[r.top5[0].index]!.label : null));
-        const dbLabels = store.labels();
-        const fileLabels = flags.labels ? readLabelFile(flags.labels) : null;
-        const labels = rows.map((r) => (fileLabels ? (fileLabels.get(r.absPath) ?? null) : (dbLabels.get(r.id) ?? null)));
+        const dbLabels = await store.labels();
+        const fileLabels = flags.labels ? new Map(readLabelTsv(flags.labels).map((p) => [p.file, p.label])) : null;
+        const labels = rows.map((r) => (fileLabels ? (fileLabels.get(r.file) ?? fileLabels.get(displayPath(r)) ?? null) : (dbLabels.get(r.id) ?? null)));
         const colours = flags.color === 'prediction' ? predictions : flags.color === 'label' ? labels : undefined;
         const title = `${flags.method === 'tsne' ? 't-SNE' : flags.method.toUpperCase()} map of ${rows.length} images`;
         const subtitle = [
@@ -118,7 +100,7 @@ export function register(program: Command): void {
               subtitle,
               ...(colours ? { labels: colours } : {}),
             });
-            writeFileSync(flags.out, png);
+            writeFileAtomic(flags.out, png);
           } else {
             await savePlot(
               flags.out,
@@ -127,7 +109,7 @@ export function register(program: Command): void {
           }
         }
         if (flags.json) {
-          writeFileSync(
+          writeFileAtomic(
             flags.json,
             JSON.stringify({
               method: map.method,
@@ -135,7 +117,7 @@ export function register(program: Command): void {
               ...(map.kl !== undefined ? { kl: map.kl } : {}),
               points: rows.map((r, i) => ({
                 id: r.id,
-                path: r.absPath,
+                path: displayPath(r),
                 x: map.coords.data[2 * i],
                 y: map.coords.data[2 * i + 1],
                 prediction: predictions[i],
@@ -145,27 +127,27 @@ export function register(program: Command): void {
           );
         }
         if (flags.html) {
-          const atlas = await buildAtlas(store, map.ids);
+          const atlas = await buildAtlas(map.ids, (id) => store.thumbnail(id));
           const points = rows.map((r, i) => ({
             id: r.id,
             x: map.coords.data[2 * i]!,
             y: map.coords.data[2 * i + 1]!,
-            path: r.absPath,
+            path: displayPath(r),
             prediction: predictions[i] ?? '',
             ...(r.top5?.[0] ? { probability: r.top5[0].probability } : {}),
             label: labels[i] ?? null,
           }));
-          writeFileSync(flags.html, mapHtml({ title, subtitle, points, atlas, colorBy: flags.color }));
+          writeFileAtomic(flags.html, mapHtml({ title, subtitle, points, atlas, colorBy: flags.color }));
         }
         const written = [flags.out, flags.html, flags.json]
           .filter(Boolean)
           .map((f) => ` → ${f}`)
           .join('');
-        process.stdout.write(
+        out(
           `${title}${map.kl !== undefined ? `, KL ${map.kl.toFixed(4)}` : ''} (${map.cached ? 'cached' : `${map.seconds.toFixed(1)}s`})${written}\n`,
         );
       } finally {
-        store.close();
+        await collection.close();
       }
     });
 }

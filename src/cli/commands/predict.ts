@@ -2,7 +2,9 @@ import type { Command } from 'commander';
 import { Classifier } from '../../teach/index.js';
 import {
   addRuntimeOptions,
-  expandCliInputs,
+  collectInputs,
+  addInputOptions,
+  type InputFlags,
   EXIT_OK,
   EXIT_SOME_FAILED,
   parseIntOption,
@@ -11,27 +13,23 @@ import {
   runtimeOptions,
   writeJsonLine,
   type RuntimeFlags,
+  out,
 } from '../common.js';
 
-interface Flags extends RuntimeFlags {
+interface Flags extends RuntimeFlags, InputFlags {
   model: string;
   top: number;
-  json?: boolean;
 }
 
 export function register(program: Command): void {
-  const cmd = program
-    .command('predict')
-    .description('classify images with a model trained by "convlens train"')
-    .argument('<image|dir...>', 'image files or folders')
+  const cmd = addInputOptions(program.command('predict').description('classify images with a model trained by "convlens train"'))
     .requiredOption('--model <dir>', 'model directory')
     .option('--top <n>', 'classes per image', parseIntOption('--top', 1, 1000), 5)
     .option('--json', 'one JSON object per input per line');
   addRuntimeOptions(cmd).action(async (paths: string[], flags: Flags) => {
+    let { files, failed } = await collectInputs(paths, flags);
     const classifier = await Classifier.load(flags.model, runtimeOptions(flags));
-    let failed = 0;
     try {
-      const files = await expandCliInputs(paths, flags.json);
       for await (const { item: file, predictions, error } of classifier.predict(files, flags.top)) {
         if (error) {
           failed++;

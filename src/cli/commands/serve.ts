@@ -1,8 +1,8 @@
 /** convlens serve: the HTTP API and the web app over a collection database. */
 import type { Command } from 'commander';
-import { DEFAULT_DB } from '../../collection/store.js';
-import { createServer, DEFAULT_HOST, DEFAULT_PORT, type ConvlensServer } from '../../server/index.js';
-import { addRuntimeOptions, parseIntOption, runtimeOptions, type RuntimeFlags } from '../common.js';
+import { createServer, DEFAULT_HOST, DEFAULT_PORT, isLoopback, type ConvlensServer, type ServerOptions } from '../../server/index.js';
+import { DEFAULT_DB } from '../../store/index.js';
+import { addRuntimeOptions, out, parseIntOption, runtimeOptions, type RuntimeFlags } from '../common.js';
 
 export interface ServeFlags extends RuntimeFlags {
   db: string;
@@ -12,6 +12,9 @@ export interface ServeFlags extends RuntimeFlags {
   maxUploadMb: number;
   uploadsDir?: string;
   storeUploads: boolean;
+  maxStoredUploads: number;
+  maxStoredUploadsMb: number;
+  token?: string;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -20,16 +23,20 @@ const collect = (value: string, previous: string[]): string[] => [...previous, v
 export function addServeOptions(cmd: Command): Command {
   return addRuntimeOptions(
     cmd
-      .option('--host <host>', 'address to listen on (anything but loopback exposes your images to the network)', DEFAULT_HOST)
+      .option('--host <host>', 'address to listen on (anything but loopback needs the token and exposes the app to the network)', DEFAULT_HOST)
       .option('--port <n>', 'port (0: any free port)', parseIntOption('--port', 0, 65535), DEFAULT_PORT)
       .option('--allow-root <dir>', 'a folder under which the web app may start index jobs (repeatable)', collect, [])
       .option('--max-upload-mb <n>', 'largest image upload in MB', parseIntOption('--max-upload-mb', 1, 1024), 20)
       .option('--uploads-dir <dir>', 'where uploads sent with "add to collection" are saved and indexed (default: <db>.uploads)')
-      .option('--no-store-uploads', 'never store uploads'),
+      .option('--no-store-uploads', 'never store uploads')
+      .option('--max-stored-uploads <n>', 'stored uploads at most', parseIntOption('--max-stored-uploads', 0), 1000)
+      .option('--max-stored-uploads-mb <n>', 'bytes of stored uploads at most, in MB', parseIntOption('--max-stored-uploads-mb', 0), 1024)
+      .option('--token <token>', 'the token API requests must carry (default: $CONVLENS_TOKEN, or a random one when not on loopback)'),
   );
 }
 
-export function serverOptions(flags: ServeFlags, db: string): Parameters<typeof createServer>[0] {
+export function serverOptions(flags: ServeFlags, db: string): ServerOptions {
+  const token = flags.token ?? (isLoopback(flags.host) ? undefined : process.env['CONVLENS_TOKEN']);
   return {
     db,
     host: flags.host,
@@ -37,44 +44,50 @@ export function serverOptions(flags: ServeFlags, db: string): Parameters<typeof 
     allowedRoots: flags.allowRoot,
     maxUploadBytes: flags.maxUploadMb * 1024 * 1024,
     ...(flags.storeUploads ? (flags.uploadsDir ? { uploadsDir: flags.uploadsDir } : {}) : { uploadsDir: null }),
+    maxStoredUploads: flags.maxStoredUploads,
+    maxStoredUploadBytes: flags.maxStoredUploadsMb * 1024 * 1024,
+    ...(token ? { token } : {}),
     lens: runtimeOptions(flags),
   };
 }
 
-/** Listen, print the URL, and close cleanly on Ctrl-C / SIGTERM. */
-export async function runUntilStopped(
-  server: ConvlensServer,
-  what: string,
-  hooks: { onListening?: (url: string) => void; onStop?: () => void } = {},
-): Promise<string> {
-  let url: string;
+/** Listen, or close and say why not (a busy port is found before any other work). */
+export async function listenOrClose(server: ConvlensServer, onStop?: () => void): Promise<string> {
   try {
-    url = await server.listen();
+    return await server.listen();
   } catch (e) {
     await server.close();
-    hooks.onStop?.();
+    onStop?.();
     throw e;
   }
+}
+
+/** Print the URL (with the token when one is needed) and serve until Ctrl-C / SIGTERM / SIGHUP. */
+export async function serveUntilStopped(
+  server: ConvlensServer,
+  url: string,
+  what: string,
+  hooks: { onListening?: (url: string) => void; onStop?: () => void } = {},
+): Promise<void> {
   const host = new URL(url).hostname;
-  if (!['127.0.0.1', 'localhost', '[::1]'].includes(host)) {
-    process.stderr.write(`convlens: warning: listening on ${host}: anyone who can reach this machine can browse the collection\n`);
+  const open = server.token ? `${url}?token=${encodeURIComponent(server.token)}` : url;
+  if (!isLoopback(host)) {
+    process.stderr.write(`convlens: listening on ${host}: anyone who can reach this machine and has the token can use the app\n`);
   }
-  process.stdout.write(`convlens: serving ${what} at ${url}\n`);
-  hooks.onListening?.(url);
+  out(`convlens: serving ${what} at ${open}\n`);
+  hooks.onListening?.(open);
   await new Promise<void>((resolve) => {
+    const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
     const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
+      for (const s of signals) process.off(s, stop);
       process.stderr.write('convlens: stopping\n');
       void server.close().finally(() => {
         hooks.onStop?.();
         resolve();
       });
     };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
+    for (const s of signals) process.on(s, stop);
   });
-  return url;
 }
 
 export function register(program: Command): void {
@@ -84,6 +97,6 @@ export function register(program: Command): void {
     .option('--db <file>', 'collection database (created when missing)', DEFAULT_DB);
   addServeOptions(cmd).action(async (flags: ServeFlags) => {
     const server = await createServer(serverOptions(flags, flags.db));
-    await runUntilStopped(server, flags.db);
+    await serveUntilStopped(server, await listenOrClose(server), flags.db);
   });
 }

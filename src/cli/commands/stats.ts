@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
-import { DEFAULT_DB, Store } from '../../collection/store.js';
+import { DEFAULT_DB, openStore } from '../../store/index.js';
 import { imagenetClasses } from '../../imagenet/classes.js';
 import { computeHistogram, histogramSvg, savePlot } from '../../plot/index.js';
-import { writeJsonLine } from '../common.js';
+import { out, writeJsonLine } from '../common.js';
 
 interface Flags {
   db: string;
@@ -19,11 +19,12 @@ export function register(program: Command): void {
     .option('--json', 'print one JSON object')
     .option('--plot <file>', 'save the zero-fraction histogram (seed Figure 2) as .png or .svg')
     .action(async (flags: Flags) => {
-      const store = Store.open(flags.db, { readonly: true });
+      const store = await openStore(flags.db, { readonly: true });
       try {
-        const counts = store.count();
-        const settings = store.settings;
-        const z = store.zeroFractions();
+        const counts = await store.count();
+        const settings = await store.settings();
+        const roots = await store.roots();
+        const z = await store.zeroFractions();
         let sum = 0,
           min = Infinity,
           max = -Infinity;
@@ -35,7 +36,7 @@ export function register(program: Command): void {
         const zeroFraction =
           z.length > 0 ? { mean: sum / z.length, min, max, histogram: computeHistogram(z, { bins: 20, range: [0, 1] }) } : null;
         const classes = imagenetClasses();
-        const top1 = store.top1Counts().map((c) => ({ ...classes[c.index]!, count: c.count }));
+        const top1 = (await store.top1Counts()).map((c) => ({ ...classes[c.index]!, count: c.count }));
         if (flags.plot && zeroFraction) {
           const svg = histogramSvg(z, {
             bins: 40,
@@ -55,7 +56,7 @@ export function register(program: Command): void {
             failed: counts.failed,
             settings,
             dim: settings?.dim ?? null,
-            roots: store.roots().map((r) => r.path),
+            roots: roots.map((r) => r.path),
             zeroFraction: zeroFraction && {
               mean: zeroFraction.mean,
               min: zeroFraction.min,
@@ -67,12 +68,12 @@ export function register(program: Command): void {
           });
           return;
         }
-        const out: string[] = [];
-        out.push(`${flags.db}: ${counts.images} images (${counts.embedded} embedded, ${counts.failed} failed)`);
-        if (settings) out.push(`embeddings: ${settings.model}, layer ${settings.layer}, ${settings.dim}-d, resize ${settings.resize}`);
-        for (const r of store.roots()) out.push(`root: ${r.path}`);
+        const lines: string[] = [];
+        lines.push(`${flags.db}: ${counts.images} images (${counts.embedded} embedded, ${counts.failed} failed)`);
+        if (settings) lines.push(`embeddings: ${settings.model}, layer ${settings.layer}, ${settings.dim}-d, resize ${settings.resize}`);
+        for (const r of roots) lines.push(`root: ${r.path}`);
         if (zeroFraction) {
-          out.push(
+          lines.push(
             `zero fraction: mean ${zeroFraction.mean.toFixed(3)}, min ${zeroFraction.min.toFixed(3)}, max ${zeroFraction.max.toFixed(3)}`,
           );
           const h = zeroFraction.histogram;
@@ -81,20 +82,20 @@ export function register(program: Command): void {
           const last = h.counts.length - 1 - [...h.counts].reverse().findIndex((c) => c > 0);
           for (let i = first; i <= last; i++) {
             const c = h.counts[i]!;
-            out.push(
+            lines.push(
               `  ${h.edges[i]!.toFixed(2)}–${h.edges[i + 1]!.toFixed(2)} ${'█'.repeat(Math.round((c / peak) * 40)).padEnd(40)} ${c}`,
             );
           }
         }
         if (top1.length > 0) {
-          out.push('top-1 classes:');
-          for (const c of top1.slice(0, 15)) out.push(`  ${String(c.count).padStart(6)}  ${c.label}`);
-          if (top1.length > 15) out.push(`  ... ${top1.length - 15} more classes`);
+          lines.push('top-1 classes:');
+          for (const c of top1.slice(0, 15)) lines.push(`  ${String(c.count).padStart(6)}  ${c.label}`);
+          if (top1.length > 15) lines.push(`  ... ${top1.length - 15} more classes`);
         }
-        if (flags.plot) out.push(`plot: ${flags.plot}`);
-        process.stdout.write(`${out.join('\n')}\n`);
+        if (flags.plot) lines.push(`plot: ${flags.plot}`);
+        out(`${lines.join('\n')}\n`);
       } finally {
-        store.close();
+        await store.close();
       }
     });
 }

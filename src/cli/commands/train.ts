@@ -10,6 +10,7 @@ import {
   saveConfusionPlot,
   writeJsonLine,
   type LensFlags,
+  out,
 } from '../common.js';
 import { progressReporter } from '../progress.js';
 
@@ -97,12 +98,12 @@ export function register(program: Command): void {
     } else {
       for (const f of r.failed) reportError(f, f.path);
       const c = r.counts;
-      process.stdout.write(`${r.head.type} head, ${r.classes.length} classes (${r.classes.join(', ')})\n`);
-      process.stdout.write(
+      out(`${r.head.type} head, ${r.classes.length} classes (${r.classes.join(', ')})\n`);
+      out(
         `${c.embedded}/${c.labelled} images embedded; train ${c.train}${c.augmented ? ` (+${c.augmented} augmented views)` : ''}, validation ${c.val}\n`,
       );
-      if (r.report) process.stdout.write(`\nvalidation accuracy ${r.report.accuracy.toFixed(4)}\n\n${formatReport(r.report)}\n`);
-      process.stdout.write(`embedding ${r.seconds.embed.toFixed(1)}s, training ${r.seconds.train.toFixed(1)}s → ${flags.out}\n`);
+      if (r.report) out(`\nvalidation accuracy ${r.report.accuracy.toFixed(4)}\n\n${formatReport(r.report)}\n`);
+      out(`embedding ${r.seconds.embed.toFixed(1)}s, training ${r.seconds.train.toFixed(1)}s → ${flags.out}\n`);
     }
     process.exitCode = r.failed.length > 0 ? 2 : 0;
   });

@@ -14,7 +14,8 @@ export class ImagePanel {
   readonly element = h('div.panel.image-panel');
   private metric: 'cosine' | 'euclidean' = 'cosine';
   private useThreshold = false;
-  private threshold = 0.5;
+  /** NaN until an image is shown: then the K-th neighbour's score (a threshold that shows something) */
+  private threshold = NaN;
   private hist: HistogramResult | null = null;
   private detail: ImageDetail | null = null;
   private readonly histBox = h('div.hist-box');
@@ -38,11 +39,18 @@ export class ImagePanel {
     const id = state.current;
     if (id === null) return;
     const token = ++this.token;
+    if (resetScroll && !this.useThreshold) this.threshold = NaN; // a new image: its own default threshold
     try {
-      const [detail, hist] = await Promise.all([api.image(id), api.histogram(id, this.metric).catch(() => null)]);
+      const [detail, hist, top] = await Promise.all([
+        api.image(id),
+        api.histogram(id, this.metric).catch(() => null),
+        Number.isNaN(this.threshold) ? api.similar(id, { metric: this.metric, k: K }).catch(() => null) : null,
+      ]);
       if (token !== this.token) return;
       this.detail = detail;
       this.hist = hist;
+      // the default threshold passes the K best (the same scores the search reports)
+      if (top && top.results.length > 0) this.threshold = top.results[top.results.length - 1]!.score;
       if (hist) this.fitThreshold();
       this.render();
       if (resetScroll) this.element.scrollTop = 0;
@@ -59,8 +67,7 @@ export class ImagePanel {
     this.thresholdInput.min = String(lo);
     this.thresholdInput.max = String(hi);
     this.thresholdInput.step = String((hi - lo) / 200 || 0.001);
-    if (!(this.threshold >= lo && this.threshold <= hi))
-      this.threshold = this.metric === 'cosine' ? Math.min(hi, Math.max(lo, 0.5)) : (lo + hi) / 2;
+    if (!(this.threshold >= lo && this.threshold <= hi)) this.threshold = this.metric === 'cosine' ? hi : lo;
     this.thresholdInput.value = String(this.threshold);
   }
 
@@ -91,7 +98,19 @@ export class ImagePanel {
         h('strong.path', { title: `${d.root}/${d.path}` }, d.path),
         h('button', { onclick: () => this.onShowOnMap(d.id) }, 'Show on map'),
       ),
-      h('a.image-link', { href: api.fileUrl(d.id), target: '_blank', rel: 'noopener' }, h('img.main-image', { src, alt: d.path })),
+      h(
+        'a.image-link',
+        { href: api.fileUrl(d.id), target: '_blank', rel: 'noopener' },
+        // a file the server refuses (moved, replaced, outside its folder) falls back to the thumbnail
+        h('img.main-image', {
+          src,
+          alt: d.path,
+          onerror: (e: Event) => {
+            const img = e.target as HTMLImageElement;
+            if (!img.src.endsWith('/thumbnail')) img.src = api.thumbUrl(d.id);
+          },
+        }),
+      ),
       h(
         'div.muted',
         {},
@@ -128,9 +147,10 @@ export class ImagePanel {
     const hist = this.hist;
     this.histBox.replaceChildren(...(hist ? [histogramSvg(hist, t)] : []));
     if (hist) {
-      const base = `${hist.count} others · mean ${hist.mean.toFixed(3)}`;
+      const best = this.metric === 'cosine' ? `max ${hist.max.toFixed(3)}` : `min ${hist.min.toFixed(3)}`;
+      const base = `${hist.count} others · ${best} · mean ${hist.mean.toFixed(3)}`;
       this.thresholdText.textContent =
-        t === null ? base : `${this.metric === 'cosine' ? '≥' : '≤'} ${t.toFixed(3)}: ≈${countPassing(hist, t)} images`;
+        t === null ? base : `${this.metric === 'cosine' ? '≥' : '≤'} ${t.toFixed(3)}: ≈${countPassing(hist, t)} images · ${best}`;
     }
   }
 

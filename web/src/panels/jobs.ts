@@ -41,7 +41,7 @@ export class JobsPanel {
 
   private renderRoots(): void {
     const roots = state.info?.allowedRoots ?? [];
-    this.roots.replaceChildren(...roots.map((r, i) => h('option', { value: i }, r)));
+    this.roots.replaceChildren(...roots.map((r) => h('option', { value: r.index }, r.name)));
     this.indexForm.hidden = roots.length === 0;
     if (roots.length === 0) this.indexMessage.textContent = 'Start the server with --allow-root DIR to index folders from here.';
   }

@@ -38,7 +38,7 @@ export class QueryPanel {
       this.result,
     );
     state.on('info', () => {
-      const can = state.info?.uploads.storeDir !== null;
+      const can = state.info?.uploads.store === true;
       this.store.disabled = !can;
       if (!can) this.store.checked = false;
     });
@@ -55,7 +55,7 @@ export class QueryPanel {
         h('div.muted', {}, `${file.name} · ${r.upload.width}×${r.upload.height} ${r.upload.format}`),
         h('h3', {}, 'ImageNet classes'),
         h('div.top5.predictions', {}, ...r.predictions.map((c) => bar(c.label, c.probability, percent(c.probability)))),
-        r.stored ? h('p.muted', {}, `Saved as ${r.stored.path}; indexing (job ${r.stored.job.id}).`) : '',
+        r.stored ? h('p.muted', {}, `Saved as ${r.stored.name}; indexing (job ${r.stored.job.id}).`) : '',
         h('h3', {}, 'Most similar in the collection'),
         h(
           'div.thumb-grid.neighbours',

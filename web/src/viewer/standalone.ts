@@ -6,7 +6,7 @@
 import './viewer.css';
 import { MapView } from './map-view.js';
 import { categoryColors, type Legend } from './palette.js';
-import type { StandaloneMapData } from '../../../src/server/api-types.js';
+import type { StandaloneMapData } from '../../../src/atlas/types.js';
 
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, text?: string): HTMLElementTagNameMap[K] {
   const e = document.createElement(tag);

@@ -6,7 +6,7 @@
  * centre[c][j] = separation · normal(); then for each point i (label i mod clusters) and
  * dimension j, x[i][j] = centre[label][j] + normal(); stored as float32.
  */
-import { Random, matrix, type Matrix } from '../core/index.js';
+import { Random, matrix, type Matrix } from '../../src/core/index.js';
 
 export interface ClusterData {
   data: Matrix;

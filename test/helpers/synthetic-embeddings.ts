@@ -9,8 +9,8 @@
  *
  * Row i depends only on (seed, i), so a large set can be produced block by block with `start`.
  */
-import { Random, matrix, type Matrix } from '../core/index.js';
-import { affine } from './onnx.js';
+import { Random, matrix, type Matrix } from '../../src/core/index.js';
+import { affine } from '../../src/search/onnx.js';
 
 export interface SyntheticOptions {
   /** Vector length (default 2048). */

@@ -2,7 +2,7 @@
  * Seeded synthetic "embeddings" for tests, benchmarks and examples: Gaussian classes in high
  * dimension, passed through a ReLU like ResNet's pooled features (non-negative, many zeros).
  */
-import { matrix, Random, type Matrix } from '../core/index.js';
+import { matrix, Random, type Matrix } from '../../src/core/index.js';
 
 export interface SyntheticOptions {
   classes?: number;
@@ -22,7 +22,7 @@ export interface SyntheticData {
   labels: string[];
 }
 
-export function syntheticEmbeddings(options: SyntheticOptions = {}): SyntheticData {
+export function syntheticClasses(options: SyntheticOptions = {}): SyntheticData {
   const c = options.classes ?? 5;
   const per = options.perClass ?? 100;
   const d = options.dim ?? 2048;

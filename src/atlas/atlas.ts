@@ -6,9 +6,11 @@
  * far-away images as dots of that colour).
  */
 import sharp from 'sharp';
-import type { Store } from '../collection/store.js';
 import { ConvlensError } from '../core/errors.js';
 import { makeThumbnailRaw } from '../plot/index.js';
+
+/** Where a thumbnail comes from: the stored one of an image id (null when it has none). */
+export type ThumbnailLookup = (id: number) => Promise<Buffer | null>;
 
 export interface AtlasPage {
   width: number;
@@ -51,9 +53,9 @@ export function autoTileSize(n: number, maxSize = 4096): number {
   return n <= (maxSize / 64) ** 2 ? 64 : 32;
 }
 
-/** Build the atlas of the given images (default: every embedded image, in id order). */
-export async function buildAtlas(store: Store, ids?: ArrayLike<number>, options: AtlasOptions = {}): Promise<Atlas> {
-  const list = ids ? Int32Array.from(ids) : store.embeddings().ids;
+/** Build the atlas of the given images, in the given order. */
+export async function buildAtlas(ids: ArrayLike<number>, thumbnailOf: ThumbnailLookup, options: AtlasOptions = {}): Promise<Atlas> {
+  const list = Int32Array.from(ids);
   const n = list.length;
   const maxSize = options.maxSize ?? 4096;
   const tile = options.tile ?? autoTileSize(n, maxSize);
@@ -78,7 +80,7 @@ export async function buildAtlas(store: Store, ids?: ArrayLike<number>, options:
         if (options.signal?.aborted) throw new DOMException('atlas cancelled', 'AbortError');
         const i = next++;
         const t = start + i;
-        const thumb = store.thumbnail(list[t]!);
+        const thumb = await thumbnailOf(list[t]!);
         const x0 = (i % columns) * tile;
         const y0 = Math.floor(i / columns) * tile;
         let raw: Uint8Array | null = null;

@@ -7,13 +7,10 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Store } from '../collection/store.js';
 import { ConvlensError } from '../core/errors.js';
-import type { Matrix } from '../core/matrix.js';
-import { imagenetClasses } from '../imagenet/classes.js';
-import { defaultWebDir } from './app.js';
-import type { StandaloneMapData } from './api-types.js';
-import { buildAtlas, type Atlas, type AtlasOptions } from './atlas.js';
+import { builtWebDir } from '../core/package.js';
+import type { Atlas } from './atlas.js';
+import type { StandaloneMapData } from './types.js';
 
 export interface HtmlMapPoint {
   x: number;
@@ -71,7 +68,7 @@ function interned(values: string[]): { index: number[]; names: string[] } {
 
 /** The whole map as one HTML document. */
 export function mapHtml(options: MapHtmlOptions): string {
-  const dir = options.viewerDir ?? join(defaultWebDir(), 'viewer');
+  const dir = options.viewerDir ?? join(builtWebDir(), 'viewer');
   const jsFile = join(dir, VIEWER_JS);
   if (!existsSync(jsFile)) throw new ConvlensError('E_INTERNAL', `the map viewer is not built (${jsFile} is missing; run "npm run build")`);
   const js = readFileSync(jsFile, 'utf8');
@@ -125,39 +122,4 @@ export function mapHtml(options: MapHtmlOptions): string {
 </body>
 </html>
 `;
-}
-
-/**
- * The HTML map of a collection map (`collectionMap`'s ids and N×2 coords): builds the atlas from
- * the stored thumbnails and takes each point's top-1 ImageNet class and label from the database.
- */
-export async function collectionMapHtml(
-  store: Store,
-  map: { ids: ArrayLike<number>; coords: Matrix },
-  options: { title: string; subtitle?: string; colorBy?: 'prediction' | 'label' | 'none'; atlas?: AtlasOptions; viewerDir?: string },
-): Promise<string> {
-  const atlas = await buildAtlas(store, map.ids, options.atlas);
-  const labels = store.labels();
-  const classes = imagenetClasses();
-  const points: HtmlMapPoint[] = Array.from(map.ids, (id, i) => {
-    const row = store.image(id);
-    const top = row?.top5?.[0];
-    return {
-      id,
-      x: map.coords.data[2 * i]!,
-      y: map.coords.data[2 * i + 1]!,
-      path: row?.absPath ?? `#${id}`,
-      prediction: top ? classes[top.index]!.label : '',
-      ...(top ? { probability: top.probability } : {}),
-      label: labels.get(id) ?? null,
-    };
-  });
-  return mapHtml({
-    title: options.title,
-    points,
-    atlas,
-    ...(options.subtitle ? { subtitle: options.subtitle } : {}),
-    ...(options.colorBy ? { colorBy: options.colorBy } : {}),
-    ...(options.viewerDir ? { viewerDir: options.viewerDir } : {}),
-  });
 }

@@ -10,10 +10,10 @@ import { ConvlensError } from '../core/errors.js';
 import { matrix, type Matrix } from '../core/matrix.js';
 import type { ImageVariant } from '../image/decode.js';
 import { walkImages } from '../image/files.js';
+import { indexFiles, variantName, type IndexFailure, type IndexProgress } from '../indexer/index.js';
 import { ensureDir, resolveCacheDir } from '../model/cache.js';
 import type { ConvLens } from '../pipeline/lens.js';
-import { indexFiles, variantName, type IndexFailure, type IndexProgress } from './indexer.js';
-import { Store } from './store.js';
+import { SqliteStore } from '../store/index.js';
 
 export interface LabelledItem {
   path: string;
@@ -45,7 +45,7 @@ async function readClassFolders(dir: string): Promise<LabelledItem[]> {
   for (const label of entries) {
     const classDir = join(dir, label);
     if (!statSync(classDir).isDirectory()) continue;
-    for await (const path of walkImages(classDir)) items.push({ path, label });
+    for await (const f of walkImages(classDir)) items.push({ path: join(classDir, ...f.path.split('/')), label });
   }
   return items;
 }
@@ -95,24 +95,22 @@ export async function embedLabelled(
   options: { db?: string; cacheDir?: string; variant?: ImageVariant; onProgress?: (p: IndexProgress) => void } = {},
 ): Promise<EmbeddedSet> {
   const dbPath = options.db ?? embeddingCachePath(lens, options.cacheDir, options.variant);
-  const store = Store.open(dbPath, { create: true });
+  const store = SqliteStore.open(dbPath, { create: true });
   try {
-    const summary = await indexFiles(
-      store,
-      lens,
-      items.map((it) => it.path),
-      {
-        thumbnailSize: 0,
-        ...(options.variant ? { variant: options.variant } : {}),
-        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-      },
-    );
+    const summary = await indexFiles(store, lens, items.map((it) => it.path), {
+      thumbnailSize: 0,
+      command: 'train (embedding cache)',
+      lockWaitMs: 60_000,
+      ...(options.variant ? { variant: options.variant } : {}),
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    });
+    if (summary.error) throw new ConvlensError(summary.error.code, summary.error.message, { file: dbPath });
     const kept = items.filter((it) => summary.ids.has(it.path));
     const dim = lens.settings.dim;
     const m = matrix(kept.length, dim);
-    kept.forEach((it, i) => m.data.set(store.embedding(summary.ids.get(it.path)!)!, i * dim));
+    for (let i = 0; i < kept.length; i++) m.data.set((await store.embedding(summary.ids.get(kept[i]!.path)!))!, i * dim);
     return { matrix: m, labels: kept.map((it) => it.label), paths: kept.map((it) => it.path), failed: summary.failed };
   } finally {
-    store.close();
+    await store.close();
   }
 }

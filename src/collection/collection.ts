@@ -1,0 +1,289 @@
+/**
+ * A collection: the one thing the CLI commands, the server routes and library users talk to for
+ * an indexed set of images. It owns the policies both would otherwise repeat:
+ *
+ * - the lens rule: a collection keeps the model, layer and resize mode it was made with; asking
+ *   for another is `E_SETTINGS_MISMATCH`, and a new collection takes what is asked (default crop);
+ * - the network is loaded only when an image must go through it (an unchanged re-index or a
+ *   query by an indexed image never starts it);
+ * - search: exact or HNSW (see search.ts), one score for results, histograms and thresholds;
+ * - maps, labels and training, the long work on worker threads (core/tasks.ts).
+ */
+import { resolve } from 'node:path';
+import { ConvlensError } from '../core/errors.js';
+import type { Matrix } from '../core/matrix.js';
+import { DEFAULT_RESIZE, RESIZE_MODES, type ResizeMode } from '../image/decode.js';
+import { realPath } from '../image/files.js';
+import { indexFolders, type IndexOptions, type IndexSummary } from '../indexer/index.js';
+import { RESNET50 } from '../model/registry.js';
+import { ConvLens, type LensOptions } from '../pipeline/lens.js';
+import { projectOnThread, type ProjectProgress } from '../projection/index.js';
+import type { Metric, Neighbor } from '../search/index.js';
+import { openStore, type CollectionStore, type EmbeddingSettings, type ImageRow } from '../store/index.js';
+import { trainOnCollection, type CollectionTrainOptions, type CollectionTrainResult } from '../teach/collection.js';
+import { cachedMap, collectionMap, mapKey, type CollectionMap, type MapRequest } from './maps.js';
+import { CollectionSearch, type SimilarityHistogram, type SimilarOptions } from './search.js';
+
+/** Network options that are the caller's to choose (the collection decides model, layer, resize). */
+export type RuntimeOptions = Omit<LensOptions, 'model' | 'layer' | 'resize'>;
+
+/** The lens a caller asks for; a new collection takes it, an existing one must match it. */
+export interface LensChoice {
+  model?: string;
+  layer?: string;
+  resize?: ResizeMode;
+}
+
+export interface CollectionOptions {
+  /** create the collection when missing (default false) */
+  create?: boolean;
+  /** read only (read-only commands; works on read-only files and mounts) */
+  readonly?: boolean;
+  /** threads, batch size, pixel limit and model cache for images that must be embedded */
+  runtime?: RuntimeOptions;
+  /** the lens asked for (see LensChoice) */
+  lens?: LensChoice;
+  /** exact search on a worker thread (a server: its event loop never scores the whole collection) */
+  searchThread?: boolean;
+}
+
+/** A query: an image of the collection (by id), an image file (indexed or not), or encoded bytes. */
+export type Query = { id: number } | { file: string } | { bytes: Buffer };
+
+/** The vector of a query, and the collection's image it is, when it is one. */
+export interface QueryVector {
+  vector: Float32Array;
+  id?: number;
+  /** probabilities, when the query went through the network */
+  probabilities?: Float32Array;
+}
+
+export type SimilarQueryOptions = SimilarOptions;
+
+export class Collection {
+  readonly store: CollectionStore;
+  private readonly options: CollectionOptions;
+  private lensPromise: Promise<ConvLens> | null = null;
+  private searchPromise: Promise<CollectionSearch> | null = null;
+
+  private constructor(store: CollectionStore, options: CollectionOptions) {
+    this.store = store;
+    this.options = options;
+  }
+
+  static async open(location: string, options: CollectionOptions = {}): Promise<Collection> {
+    const lens = options.lens;
+    if (lens?.resize !== undefined && !RESIZE_MODES.includes(lens.resize)) {
+      throw new ConvlensError('E_USAGE', `resize must be one of ${RESIZE_MODES.join(', ')} (got ${String(lens.resize)})`);
+    }
+    const store = await openStore(location, { ...(options.create ? { create: true } : {}), ...(options.readonly ? { readonly: true } : {}) });
+    const c = new Collection(store, options);
+    try {
+      await c.lensOptions(); // an asked lens that differs from the collection's fails here, before any work
+    } catch (e) {
+      await store.close();
+      throw e;
+    }
+    return c;
+  }
+
+  /** Where it is (a file path, or a URL without its password). */
+  get location(): string {
+    return this.store.location;
+  }
+
+  settings(): Promise<EmbeddingSettings | null> {
+    return this.store.settings();
+  }
+
+  /**
+   * The lens rule: the collection's recorded settings decide; a caller asking for other ones gets
+   * E_SETTINGS_MISMATCH; a new collection takes what is asked, crop by default.
+   */
+  async lensOptions(): Promise<LensOptions> {
+    const s = await this.store.settings();
+    const asked = this.options.lens ?? {};
+    if (s?.variant) {
+      throw new ConvlensError('E_DB', `this store holds "${s.variant}" augmentation views, not a collection of images`, { file: this.location });
+    }
+    if (s) {
+      const diffs = (['model', 'layer', 'resize'] as const)
+        .filter((k) => asked[k] !== undefined && asked[k] !== s[k] && !(k === 'model' && asked.model === 'resnet50' && s.model === RESNET50.id))
+        .map((k) => `${k} ${s[k]} (asked: ${asked[k]})`);
+      if (diffs.length > 0) {
+        throw new ConvlensError('E_SETTINGS_MISMATCH', `this collection holds embeddings made with ${diffs.join(', ')}; leave the option out or use another --db`, {
+          file: this.location,
+        });
+      }
+    }
+    return {
+      ...this.options.runtime,
+      model: s?.model ?? asked.model ?? RESNET50.id,
+      ...((s?.layer ?? asked.layer) ? { layer: s?.layer ?? asked.layer } : {}),
+      resize: s?.resize ?? asked.resize ?? DEFAULT_RESIZE,
+    };
+  }
+
+  /** The network with the collection's settings, loaded on first use and shared. */
+  lens(): Promise<ConvLens> {
+    if (!this.lensPromise) {
+      this.lensPromise = this.lensOptions().then((o) => ConvLens.load(o));
+      this.lensPromise.catch(() => (this.lensPromise = null));
+    }
+    return this.lensPromise;
+  }
+
+  /** True once the network has been loaded (tests and benches check that it was not). */
+  get lensLoaded(): boolean {
+    return this.lensPromise !== null;
+  }
+
+  /** Index folders into the collection (the network starts only if an image needs it). */
+  async index(folders: string[], options: IndexOptions = {}): Promise<IndexSummary> {
+    const commitEvery = options.commitEvery ?? this.options.runtime?.batchSize;
+    const summary = await indexFolders(this.store, () => this.lens(), folders, { ...options, ...(commitEvery ? { commitEvery } : {}) });
+    await this.dropSearch();
+    return summary;
+  }
+
+  /** The search over the current embeddings (reopened by `refresh` when they change). */
+  search(): Promise<CollectionSearch> {
+    this.searchPromise ??= CollectionSearch.open(this.store, { thread: this.options.searchThread ?? false });
+    return this.searchPromise;
+  }
+
+  private async dropSearch(): Promise<void> {
+    const s = this.searchPromise;
+    this.searchPromise = null;
+    if (s) await (await s.catch(() => null))?.close();
+  }
+
+  /** Look again at the store; true when the embeddings changed (the next query sees them). */
+  async refresh(): Promise<boolean> {
+    if (!this.searchPromise) return false;
+    const current = await this.searchPromise;
+    if (!(await current.stale())) return false;
+    await this.dropSearch();
+    return true;
+  }
+
+  /** The row of an image file, if it is in the collection (any path that resolves to it). */
+  async imageByFile(file: string): Promise<ImageRow | null> {
+    let real: string;
+    try {
+      real = await realPath(resolve(file));
+    } catch {
+      return null;
+    }
+    return this.store.imageByFile(real);
+  }
+
+  /**
+   * The vector for a query: an indexed image's stored embedding (its id comes back, to leave it
+   * out of its own results), else the image run through the network now (not stored).
+   */
+  async query(q: Query): Promise<QueryVector> {
+    if ('id' in q) {
+      const v = await this.store.embedding(q.id);
+      if (!v) throw new ConvlensError('E_NOT_FOUND', `image ${q.id} is not an embedded image of the collection`, { file: this.location });
+      return { vector: v, id: q.id };
+    }
+    if ('file' in q) {
+      const row = await this.imageByFile(q.file);
+      const stored = row ? await this.store.embedding(row.id) : null;
+      if (row && stored) return { vector: stored, id: row.id };
+    }
+    if (!(await this.store.settings())) throw new ConvlensError('E_DB', 'the collection is empty (index a folder first)', { file: this.location });
+    const lens = await this.lens();
+    for await (const { outcome } of lens.process(['file' in q ? q.file : q.bytes])) {
+      if (!outcome.ok) throw outcome.error;
+      return { vector: outcome.embedding, probabilities: outcome.probabilities };
+    }
+    throw new ConvlensError('E_INTERNAL', 'no result for the query image');
+  }
+
+  /** The images most like a query, best first (the query itself left out). */
+  async similar(q: Query | QueryVector, options: SimilarQueryOptions = {}): Promise<{ query: QueryVector; results: Neighbor[] }> {
+    const query = 'vector' in q ? q : await this.query(q);
+    const search = await this.search();
+    const exclude = [...(options.exclude ?? []), ...(query.id !== undefined ? [query.id] : [])];
+    const results = await search.similar(query.vector, { ...options, exclude });
+    return { query, results };
+  }
+
+  /** The distribution of similarities from a query to every other image. */
+  async histogram(
+    q: Query | QueryVector,
+    options: { metric?: Metric; bins?: number; threshold?: number } = {},
+  ): Promise<{ query: QueryVector; histogram: SimilarityHistogram }> {
+    const query = 'vector' in q ? q : await this.query(q);
+    const search = await this.search();
+    const histogram = await search.histogram(query.vector, { ...options, ...(query.id !== undefined ? { excludeId: query.id } : {}) });
+    return { query, histogram };
+  }
+
+  /** Groups of near-identical images (cosine ≥ minSimilarity), largest first, as image ids. */
+  async duplicates(minSimilarity = 0.95, onProgress?: (done: number, total: number) => void): Promise<number[][]> {
+    return (await this.search()).duplicates(minSimilarity, onProgress);
+  }
+
+  /** Whether `index` should build the HNSW index now (none, stale, or failing its check). */
+  async needsHnsw(metric: Metric = 'cosine'): Promise<boolean> {
+    return !(await (await this.search()).hasFreshHnsw(metric));
+  }
+
+  async buildHnsw(metric: Metric = 'cosine', onProgress?: (done: number, total: number) => void): Promise<string> {
+    const path = await (await this.search()).buildHnsw(metric, onProgress);
+    await this.dropSearch();
+    return path;
+  }
+
+  /** The key a map of the current embeddings has (cached or not). */
+  async mapKey(request: MapRequest): Promise<string> {
+    return mapKey(await this.store.embeddingsVersion(), request);
+  }
+
+  /** A cached map by key. */
+  cachedMap(key: string): Promise<CollectionMap | null> {
+    return cachedMap(this.store, key);
+  }
+
+  /** The 2-D map of the collection: cached, or computed on a worker thread and cached. */
+  async map(request: MapRequest, options: { onProgress?: ProjectProgress; signal?: AbortSignal; recompute?: boolean } = {}): Promise<CollectionMap> {
+    const { embedded } = await this.store.count();
+    if (embedded === 0) throw new ConvlensError('E_DB', 'no embedded images (index a folder first)', { file: this.location });
+    return collectionMap(
+      this.store,
+      request,
+      async (e: { ids: Int32Array; matrix: Matrix }, req, progress) =>
+        projectOnThread(e.matrix, { ...req, ...(options.signal ? { signal: options.signal } : {}) }, progress),
+      { ...(options.onProgress ? { onProgress: options.onProgress } : {}), ...(options.recompute ? { recompute: true } : {}) },
+    );
+  }
+
+  /** Label images (by id); null removes their labels. Returns how many changed. */
+  setLabels(ids: number[], label: string | null): Promise<number> {
+    return this.store.setLabels(ids, label);
+  }
+
+  labels(): Promise<Map<number, string>> {
+    return this.store.labels();
+  }
+
+  labelCounts(): Promise<{ label: string; count: number }[]> {
+    return this.store.labelCounts();
+  }
+
+  /** Train a head on the labelled images, with cross-validated metrics, and classify the collection. */
+  train(options: CollectionTrainOptions = {}): Promise<CollectionTrainResult> {
+    return trainOnCollection(this.store, options);
+  }
+
+  async close(): Promise<void> {
+    await this.dropSearch();
+    const lens = this.lensPromise;
+    this.lensPromise = null;
+    if (lens) await (await lens.catch(() => null))?.dispose();
+    await this.store.close();
+  }
+}

@@ -1,0 +1,435 @@
+/**
+ * Questions asked of a collection's embeddings, with one policy for the CLI, the server and the
+ * library: most similar images, similarity histograms, near-duplicate groups.
+ *
+ * - Exact or approximate: a top-k query uses the saved HNSW index (`<db>.<metric>.hnsw`) while
+ *   it matches the stored embeddings and its digest, and then nothing else is loaded (a million
+ *   images answer from the memory-mapped file). Thresholds without k, histograms and duplicates
+ *   read the embeddings (once, one copy).
+ * - One score: every reported score is the exact (float64) cosine or distance, HNSW results
+ *   included (rescored from the stored vectors), so a threshold equal to a reported score, or to
+ *   a histogram's max, includes that image.
+ * - A damaged, truncated or stale index file is never trusted: its digest is recorded when it is
+ *   written (temporary file, then rename) and checked when it is opened; on a mismatch the search
+ *   is exact, says so once, and the next `index` rebuilds it.
+ * - Queries that arrive together (a server under load) are scored together: one matrix product
+ *   for many queries instead of one pass over all embeddings each.
+ */
+import { statSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { ConvlensError } from '../core/errors.js';
+import { sha256File, commitTempFile, tempPathFor } from '../core/files.js';
+import { TaskThread } from '../core/tasks.js';
+import { matrix, type Matrix } from '../core/matrix.js';
+import { warnOnce } from '../core/warn.js';
+import { computeHistogram } from '../plot/histogram.js';
+import { duplicateGroups, ExactIndex, exactScore, HnswIndex, type Metric, type Neighbor, type SearchOptions } from '../search/index.js';
+import type { CollectionStore } from '../store/index.js';
+
+export interface SimilarOptions extends SearchOptions {
+  metric?: Metric;
+  /** use the saved HNSW index when it is fresh (default true) */
+  approximate?: boolean;
+}
+
+export interface SimilarityHistogram {
+  metric: Metric;
+  /** images compared (the query itself left out) */
+  count: number;
+  mean: number;
+  /** exact scores of the closest and farthest images (the same numbers `similar` reports) */
+  min: number;
+  max: number;
+  edges: number[];
+  counts: number[];
+  /** with a threshold: how many images pass it (as a thresholded `similar` returns them) */
+  threshold?: number;
+  matches?: number;
+}
+
+/** What the database records about a saved HNSW file. */
+interface HnswRecord {
+  /** the embeddings version it was built from */
+  version: string;
+  sha256: string;
+  bytes: number;
+  /** device, inode, size and times when written: unchanged means untouched since */
+  fingerprint: string;
+}
+
+export function hnswPath(location: string, metric: Metric): string {
+  return `${location}.${metric}.hnsw`;
+}
+
+function fingerprint(path: string): string {
+  const s = statSync(path, { bigint: true });
+  return `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
+}
+
+/** What the exact path needs: an ExactIndex here, or one on the search thread. */
+interface ExactBackend {
+  readonly dims: number;
+  search(q: Float32Array, opts: SearchOptions): Promise<Neighbor[]>;
+  searchBatch(qs: Matrix, opts: SearchOptions): Promise<Neighbor[][]>;
+  scores(q: Float32Array): Promise<Float32Array>;
+}
+
+type WireOptions = Omit<SearchOptions, 'exclude'> & { exclude?: number[] };
+const wire = (o: SearchOptions): WireOptions => {
+  const { exclude, ...rest } = o;
+  return { ...rest, ...(exclude !== undefined ? { exclude: [...exclude] } : {}) };
+};
+
+/** An ExactIndex on a worker thread (search-task.ts) over the same shared embeddings. */
+class ThreadedExact implements ExactBackend {
+  constructor(
+    private readonly thread: TaskThread,
+    private readonly metric: Metric,
+    readonly dims: number,
+  ) {}
+  search(q: Float32Array, opts: SearchOptions): Promise<Neighbor[]> {
+    return this.thread.call('search', { metric: this.metric, q, options: wire(opts) });
+  }
+  searchBatch(qs: Matrix, opts: SearchOptions): Promise<Neighbor[][]> {
+    return this.thread.call('searchBatch', { metric: this.metric, qs: qs.data, rows: qs.rows, options: wire(opts) });
+  }
+  scores(q: Float32Array): Promise<Float32Array> {
+    return this.thread.call('scores', { metric: this.metric, q });
+  }
+}
+
+interface Pending {
+  q: Float32Array;
+  opts: SearchOptions;
+  resolve: (n: Neighbor[]) => void;
+  reject: (e: unknown) => void;
+}
+
+/** Exact queries arriving while a batch runs are scored together in the next one. */
+export class MicroBatcher {
+  private queue: Pending[] = [];
+  private running = false;
+  /** batches run and queries answered (for tests and the bench) */
+  readonly stats = { batches: 0, queries: 0 };
+
+  constructor(
+    private readonly index: () => Promise<ExactBackend>,
+    private readonly maxBatch = 64,
+  ) {}
+
+  search(q: Float32Array, opts: SearchOptions): Promise<Neighbor[]> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ q, opts, resolve, reject });
+      if (!this.running) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.running = true;
+    try {
+      while (this.queue.length > 0) {
+        const taken = this.queue.splice(0, this.queue.length);
+        const groups = new Map<string, Pending[]>();
+        for (const p of taken) {
+          const o = p.opts;
+          const key = `${o.k ?? ''}|${o.minSimilarity ?? ''}|${o.maxDistance ?? ''}`;
+          const g = groups.get(key);
+          if (g) g.push(p);
+          else groups.set(key, [p]);
+        }
+        for (const group of groups.values()) {
+          for (let start = 0; start < group.length; start += this.maxBatch) await this.run(group.slice(start, start + this.maxBatch));
+        }
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async run(group: Pending[]): Promise<void> {
+    try {
+      const index = await this.index();
+      if (group.length === 1) {
+        const p = group[0]!;
+        p.resolve(await index.search(p.q, p.opts));
+        this.stats.batches++;
+        this.stats.queries++;
+        return;
+      }
+      const dim = index.dims;
+      const qs = matrix(group.length, dim);
+      group.forEach((p, i) => qs.data.set(p.q, i * dim));
+      const first = group[0]!.opts;
+      const extra = Math.max(...group.map((p) => [...(p.opts.exclude ?? [])].length));
+      // exclusions differ per query: ask for enough more, then drop each query's own
+      const results = await index.searchBatch(qs, {
+        ...(first.k !== undefined ? { k: first.k + extra } : {}),
+        ...(first.minSimilarity !== undefined ? { minSimilarity: first.minSimilarity } : {}),
+        ...(first.maxDistance !== undefined ? { maxDistance: first.maxDistance } : {}),
+      });
+      this.stats.batches++;
+      this.stats.queries += group.length;
+      group.forEach((p, i) => {
+        const ex = new Set(p.opts.exclude ?? []);
+        const kept = results[i]!.filter((n) => !ex.has(n.id));
+        p.resolve(p.opts.k !== undefined ? kept.slice(0, p.opts.k) : kept);
+      });
+    } catch (e) {
+      for (const p of group) p.reject(e);
+    }
+  }
+}
+
+export class CollectionSearch {
+  readonly store: CollectionStore;
+  /** the embeddings version this search reads */
+  readonly version: string;
+  /** where HNSW files live: next to the database file (none for a server-side store) */
+  private readonly hnswBase: string | null;
+  private loaded: Promise<{ ids: Int32Array; matrix: Matrix; rowById: Map<number, number> }> | null = null;
+  private readonly exact = new Map<Metric, Promise<ExactBackend>>();
+  /** exact scoring on a worker thread (a server), else here */
+  private readonly threaded: boolean;
+  private thread: Promise<TaskThread> | null = null;
+  private readonly hnsw = new Map<Metric, Promise<HnswIndex | null>>();
+  private readonly batchers = new Map<Metric, MicroBatcher>();
+
+  private constructor(store: CollectionStore, version: string, hnswBase: string | null, threaded: boolean) {
+    this.store = store;
+    this.version = version;
+    this.hnswBase = hnswBase;
+    this.threaded = threaded;
+  }
+
+  /**
+   * A search over the store's embeddings (read on first use, one copy in memory). `thread`: exact
+   * scoring runs on a worker thread over the same (shared) memory, never on the caller's thread.
+   */
+  static async open(store: CollectionStore, options: { hnswBase?: string | null; thread?: boolean } = {}): Promise<CollectionSearch> {
+    const base = options.hnswBase !== undefined ? options.hnswBase : store.kind === 'sqlite' ? store.location : null;
+    return new CollectionSearch(store, await store.embeddingsVersion(), base, options.thread ?? false);
+  }
+
+  /** Stop the search thread, if any. */
+  async close(): Promise<void> {
+    const t = this.thread;
+    this.thread = null;
+    if (t) await (await t.catch(() => null))?.close();
+  }
+
+  private load(): Promise<{ ids: Int32Array; matrix: Matrix; rowById: Map<number, number> }> {
+    this.loaded ??= this.store.embeddings({ shared: this.threaded }).then(({ ids, matrix }) => ({ ids, matrix, rowById: new Map(Array.from(ids, (id, row) => [id, row])) }));
+    return this.loaded;
+  }
+
+  /** Image ids and their embeddings, row by row (loads them). */
+  async matrix(): Promise<{ ids: Int32Array; matrix: Matrix }> {
+    const { ids, matrix } = await this.load();
+    return { ids, matrix };
+  }
+
+  /** True when the store has changed since this search was opened. */
+  async stale(): Promise<boolean> {
+    return (await this.store.embeddingsVersion()) !== this.version;
+  }
+
+  /** The stored embedding of an image (from memory when loaded, else one row from the store). */
+  async vectorOf(id: number): Promise<Float32Array> {
+    if (this.loaded) {
+      const { rowById, matrix: m } = await this.loaded;
+      const row = rowById.get(id);
+      if (row !== undefined) return m.data.subarray(row * m.cols, (row + 1) * m.cols);
+    } else {
+      const v = await this.store.embedding(id);
+      if (v) return v;
+    }
+    throw new ConvlensError('E_USAGE', `image ${id} has no embedding in this collection`);
+  }
+
+  private exactIndex(metric: Metric): Promise<ExactBackend> {
+    let p = this.exact.get(metric);
+    if (!p) {
+      p = this.threaded
+        ? this.searchThread().then(async (t) => new ThreadedExact(t, metric, (await this.load()).matrix.cols))
+        : this.load().then(({ ids, matrix: m }) => new ExactIndex(m, { metric, ids }));
+      this.exact.set(metric, p);
+    }
+    return p;
+  }
+
+  private searchThread(): Promise<TaskThread> {
+    this.thread ??= this.load().then(async ({ ids, matrix: m }) => {
+      const t = TaskThread.start(import.meta.url, 'search-task');
+      await t.call('load', { data: m.data, rows: m.rows, cols: m.cols, ids });
+      return t;
+    });
+    return this.thread;
+  }
+
+  private batcher(metric: Metric): MicroBatcher {
+    let b = this.batchers.get(metric);
+    if (!b) {
+      b = new MicroBatcher(() => this.exactIndex(metric));
+      this.batchers.set(metric, b);
+    }
+    return b;
+  }
+
+  /** Queries answered and batches run by the exact path (the server's load bench reads these). */
+  batchStats(metric: Metric = 'cosine'): { batches: number; queries: number } {
+    return this.batcher(metric).stats;
+  }
+
+  /** The saved HNSW index when it matches the embeddings and its recorded digest; else null. */
+  hnswIndex(metric: Metric): Promise<HnswIndex | null> {
+    let p = this.hnsw.get(metric);
+    if (!p) {
+      p = this.openHnsw(metric);
+      this.hnsw.set(metric, p);
+    }
+    return p;
+  }
+
+  /** Whether a fresh, verified HNSW index is there (else `index` should build one). */
+  async hasFreshHnsw(metric: Metric = 'cosine'): Promise<boolean> {
+    return (await this.hnswIndex(metric)) !== null;
+  }
+
+  private async openHnsw(metric: Metric): Promise<HnswIndex | null> {
+    if (this.hnswBase === null) return null;
+    const raw = await this.store.getMeta(`hnsw.${metric}`);
+    if (!raw) return null;
+    let record: HnswRecord;
+    try {
+      record = JSON.parse(raw) as HnswRecord;
+    } catch {
+      return null; // written by an older convlens: rebuilt by the next index
+    }
+    if (typeof record !== 'object' || record === null || record.version !== this.version || typeof record.sha256 !== 'string') return null;
+    const path = hnswPath(this.hnswBase, metric);
+    const distrust = (why: string): null => {
+      warnOnce(`the HNSW index ${path} ${why}: searching exactly instead (the next "convlens index" rebuilds it)`);
+      return null;
+    };
+    let fp: string;
+    try {
+      fp = fingerprint(path);
+    } catch {
+      return distrust('is missing');
+    }
+    if (fp !== record.fingerprint) {
+      // touched since it was written (copied, restored, or damaged): the digest decides
+      const digest = await sha256File(path).catch(() => '');
+      if (digest !== record.sha256) return distrust('does not match its recorded digest (damaged or replaced)');
+    }
+    try {
+      return HnswIndex.load(path, { view: true });
+    } catch (e) {
+      return distrust(`cannot be read (${(e as Error).message})`);
+    }
+  }
+
+  /** Most similar images to a vector (any image embedded with the collection's settings). */
+  async similar(q: Float32Array, options: SimilarOptions = {}): Promise<Neighbor[]> {
+    const metric = options.metric ?? 'cosine';
+    const { approximate = true, metric: _metric, ...search } = options;
+    // thresholds without k need every match: only the exact scan can promise that
+    const hnsw = approximate && search.k !== undefined ? await this.hnswIndex(metric) : null;
+    if (hnsw) return this.rescored(q, await hnsw.search(q, search), metric, search);
+    return this.batcher(metric).search(q, search);
+  }
+
+  /** HNSW scores come from f16 vectors: give the exact ones (the same numbers the exact path reports). */
+  private async rescored(q: Float32Array, found: Neighbor[], metric: Metric, search: SearchOptions): Promise<Neighbor[]> {
+    const out: Neighbor[] = [];
+    for (const n of found) {
+      const v = await this.store.embedding(n.id);
+      if (v) out.push({ id: n.id, score: exactScore(metric, q, v) });
+    }
+    const better = metric === 'cosine' ? (a: Neighbor, b: Neighbor) => b.score - a.score : (a: Neighbor, b: Neighbor) => a.score - b.score;
+    return out
+      .filter((n) =>
+        metric === 'cosine'
+          ? search.minSimilarity === undefined || n.score >= search.minSimilarity
+          : search.maxDistance === undefined || n.score <= search.maxDistance,
+      )
+      .sort((a, b) => better(a, b) || a.id - b.id);
+  }
+
+  /**
+   * The distribution of scores from a vector to every image (`excludeId` left out): bins from the
+   * float32 scores, min and max exact (so the max equals the best `similar` score), and with a
+   * threshold the number of images a thresholded `similar` returns.
+   */
+  async histogram(q: Float32Array, options: { metric?: Metric; bins?: number; threshold?: number; excludeId?: number } = {}): Promise<SimilarityHistogram> {
+    const metric = options.metric ?? 'cosine';
+    const index = await this.exactIndex(metric);
+    const { rowById, matrix: m } = await this.load();
+    const all = await index.scores(q);
+    const skip = options.excludeId === undefined ? undefined : rowById.get(options.excludeId);
+    const n = all.length - (skip === undefined ? 0 : 1);
+    if (n <= 0) throw new ConvlensError('E_DB', 'no other images in the collection', { file: this.store.location });
+    let sum = 0;
+    let lo = 0;
+    let hi = 0;
+    let first = true;
+    for (let i = 0; i < all.length; i++) {
+      if (i === skip) continue;
+      const s = all[i]!;
+      sum += s;
+      if (first || s < all[lo]!) lo = i;
+      if (first || s > all[hi]!) hi = i;
+      first = false;
+    }
+    const exactAt = (row: number): number => exactScore(metric, q, m.data.subarray(row * m.cols, (row + 1) * m.cols));
+    const exclude = options.excludeId === undefined ? [] : [options.excludeId];
+    // the extremes as the search reports them: the exact best and worst rows
+    const best = await index.search(q, { k: 1, exclude });
+    const bestScore = best[0]?.score ?? exactAt(metric === 'cosine' ? hi : lo);
+    const [min, max] = metric === 'cosine' ? [exactAt(lo), bestScore] : [bestScore, exactAt(hi)];
+    const scores = new Float64Array(n);
+    let j = 0;
+    for (let i = 0; i < all.length; i++) if (i !== skip) scores[j++] = Math.min(max, Math.max(min, all[i]!));
+    const h = computeHistogram(scores, { bins: options.bins ?? 50, range: [min, max] });
+    const out: SimilarityHistogram = { metric, count: n, mean: sum / n, min, max, edges: Array.from(h.edges), counts: Array.from(h.counts) };
+    if (options.threshold !== undefined) {
+      const t = options.threshold;
+      const passing = await index.search(q, { exclude, ...(metric === 'cosine' ? { minSimilarity: t } : { maxDistance: t }) });
+      out.threshold = t;
+      out.matches = passing.length;
+    }
+    return out;
+  }
+
+  /** Groups of near-identical images (cosine ≥ minSimilarity), largest first, as image ids. */
+  async duplicates(minSimilarity = 0.95, onProgress?: (done: number, total: number) => void): Promise<number[][]> {
+    const { ids, matrix: m } = await this.load();
+    const groups = await duplicateGroups(m, { minSimilarity, ...(onProgress ? { onProgress } : {}) });
+    return groups.map((g) => g.map((row) => ids[row]!));
+  }
+
+  /**
+   * Build and save the HNSW index for a metric: written to a temporary file, renamed into place,
+   * then its digest recorded (a run killed at any point leaves either no record or a file that
+   * fails its check, never a trusted broken index).
+   */
+  async buildHnsw(metric: Metric = 'cosine', onProgress?: (done: number, total: number) => void): Promise<string> {
+    if (this.hnswBase === null) throw new ConvlensError('E_USAGE', 'this store keeps no HNSW file');
+    const { ids, matrix: m } = await this.load();
+    const index = await HnswIndex.build(m, { metric, ids, ...(onProgress ? { onProgress } : {}) });
+    const path = hnswPath(this.hnswBase, metric);
+    const tmp = tempPathFor(path);
+    try {
+      await this.store.setMeta(`hnsw.${metric}`, null);
+      index.save(tmp);
+      const record: HnswRecord = { version: this.version, sha256: await sha256File(tmp), bytes: statSync(tmp).size, fingerprint: '' };
+      commitTempFile(tmp, path);
+      record.fingerprint = fingerprint(path);
+      await this.store.setMeta(`hnsw.${metric}`, JSON.stringify(record));
+    } finally {
+      await rm(tmp, { force: true });
+    }
+    this.hnsw.delete(metric);
+    return path;
+  }
+}

@@ -1,0 +1,156 @@
+/** Routes for maps and their thumbnail atlases. */
+import type { MapRequest } from '../../collection/index.js';
+import { imagenetClasses } from '../../imagenet/classes.js';
+import type { Snapshot } from '../catalogue.js';
+import type { ServerContext } from '../context.js';
+import { badRequest, HttpError, notFound } from '../http.js';
+import { API, type MapResult } from '../schemas.js';
+import type { App } from './app-type.js';
+
+interface MapParams {
+  method?: 'tsne' | 'umap' | 'pca';
+  seed?: number;
+  perplexity?: number;
+  nNeighbors?: number;
+  minDist?: number;
+}
+
+function mapRequest(p: MapParams): MapRequest {
+  const method = p.method ?? 'tsne';
+  if (method !== 'tsne' && p.perplexity !== undefined) throw badRequest('perplexity applies to method=tsne');
+  if (method !== 'umap' && (p.nNeighbors !== undefined || p.minDist !== undefined)) throw badRequest('nNeighbors and minDist apply to method=umap');
+  return {
+    method,
+    ...(p.seed !== undefined ? { seed: p.seed } : {}),
+    ...(p.perplexity !== undefined ? { perplexity: p.perplexity } : {}),
+    ...(p.nNeighbors !== undefined ? { nNeighbors: p.nNeighbors } : {}),
+    ...(p.minDist !== undefined ? { minDist: p.minDist } : {}),
+  };
+}
+
+const round = (v: number): number => Number(v.toPrecision(6));
+
+export function registerMapRoutes(app: App, ctx: ServerContext): void {
+  const mapAnswer = async (snap: Snapshot, key: string): Promise<MapResult | null> => {
+    const p = await ctx.store.projection(key);
+    if (!p) return null;
+    const classes: Record<string, string> = {};
+    const top1 = Array.from(p.ids, (id) => {
+      const t = snap.rows.get(id)?.top1 ?? -1;
+      if (t >= 0) classes[t] = imagenetClasses()[t]!.label;
+      return t;
+    });
+    return {
+      key,
+      method: p.method,
+      params: p.params,
+      kl: typeof p.info['kl'] === 'number' ? p.info['kl'] : null,
+      seconds: typeof p.info['seconds'] === 'number' ? p.info['seconds'] : 0,
+      count: p.ids.length,
+      ids: Array.from(p.ids),
+      coords: Array.from(p.coords, round),
+      top1,
+      classes,
+    };
+  };
+
+  app.route({
+    ...API.map,
+    handler: async (req) => {
+      const { key, ...params } = req.query;
+      const snap = await ctx.live.current();
+      if (key !== undefined) {
+        const m = await mapAnswer(snap, key);
+        if (!m) throw notFound('no map with this key');
+        return m;
+      }
+      if (params.method !== undefined) {
+        const m = await mapAnswer(snap, await ctx.collection.mapKey(mapRequest(params)));
+        if (!m) throw notFound('no such map of the current collection yet (POST /api/map to compute it)');
+        return m;
+      }
+      const current = await ctx.currentMapKey(snap);
+      if (current) return (await mapAnswer(snap, current))!;
+      throw notFound('no map of the current collection yet (POST /api/map to compute it)');
+    },
+  });
+
+  app.route({
+    ...API.computeMap,
+    handler: async (req, reply) => {
+      const { tile, ...params } = req.body;
+      const request = mapRequest(params);
+      const snap = await ctx.live.current();
+      if (snap.embeddedIds.length === 0) throw new HttpError(409, 'E_DB', 'the collection has no embedded images yet: index a folder first');
+      const key = await ctx.collection.mapKey(request);
+      const job = ctx.jobs.submit(
+        'map',
+        { ...request, ...(tile !== undefined ? { tile } : {}) },
+        async (jc) => {
+          jc.progress({ stage: request.method, done: 0, total: 1 });
+          const m = await ctx.collection.map(request, {
+            signal: jc.signal,
+            onProgress: (done, total, kl) => jc.progress({ stage: request.method, done, total, ...(kl !== undefined ? { kl } : {}) }),
+          });
+          await ctx.ensureAtlas(await ctx.live.current(), tile, jc);
+          return { key: m.key, method: m.method, cached: m.cached, seconds: m.seconds, kl: m.kl ?? null, count: m.ids.length };
+        },
+        `${key}|${tile ?? ''}`,
+      );
+      return reply.code(202).send(job);
+    },
+  });
+
+  app.route({
+    ...API.atlas,
+    handler: async (req) => {
+      const snap = await ctx.live.current();
+      const atlas = ctx.atlas(snap, req.query.tile);
+      if (!atlas) throw notFound('no atlas of the current collection at this tile size yet (POST /api/map/atlas to build it)');
+      const v = encodeURIComponent(snap.version);
+      return {
+        version: snap.version,
+        tile: atlas.tile,
+        columns: atlas.columns,
+        perPage: atlas.perPage,
+        pages: atlas.pages.map((p, i) => ({ url: `/api/map/atlas/${i}?tile=${atlas.tile}&v=${v}`, width: p.width, height: p.height, count: p.count })),
+        ids: Array.from(atlas.ids),
+        colors: Array.from(atlas.colors),
+      };
+    },
+  });
+
+  app.route({
+    ...API.atlasPage,
+    handler: async (req, reply) => {
+      const snap = await ctx.live.current();
+      const atlas = ctx.atlas(snap, req.query.tile);
+      const v = req.query.v;
+      if (!atlas || (v !== undefined && v !== snap.version)) throw notFound('this atlas is gone (the collection changed): fetch /api/map/atlas again');
+      const page = atlas.pages[req.params.page];
+      if (!page) throw notFound('no such atlas page');
+      return reply
+        .type(page.mime)
+        .header('cache-control', v !== undefined ? 'private, max-age=86400, immutable' : 'no-cache')
+        .send(page.data);
+    },
+  });
+
+  app.route({
+    ...API.buildAtlas,
+    handler: async (req, reply) => {
+      const tile = req.body?.tile;
+      const snap = await ctx.live.current();
+      const job = ctx.jobs.submit(
+        'atlas',
+        { ...(tile !== undefined ? { tile } : {}) },
+        async (jc) => {
+          const a = await ctx.ensureAtlas(snap, tile, jc);
+          return { tile: a.tile, pages: a.pages.length, count: a.ids.length };
+        },
+        `${snap.version}|${tile ?? ''}`,
+      );
+      return reply.code(202).send(job);
+    },
+  });
+}

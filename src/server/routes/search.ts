@@ -1,0 +1,95 @@
+/** Routes that compare images: most similar, similarity histogram, classify an upload. */
+import type { SimilarOptions } from '../../collection/index.js';
+import { decodePredictions } from '../../imagenet/classes.js';
+import type { Metric } from '../../search/index.js';
+import type { ServerContext } from '../context.js';
+import { badRequest, HttpError, notFound } from '../http.js';
+import { API, type SimilarResult } from '../schemas.js';
+import type { App } from './app-type.js';
+
+interface SearchQuery {
+  metric?: Metric;
+  k?: number;
+  minSimilarity?: number;
+  maxDistance?: number;
+}
+
+/** A threshold must go with its metric (the same rule as the CLI's). */
+function searchOptions(q: SearchQuery): SimilarOptions & { metric: Metric; k: number } {
+  const metric = q.metric ?? 'cosine';
+  if (q.minSimilarity !== undefined && metric !== 'cosine') throw badRequest('minSimilarity goes with metric=cosine (use maxDistance with euclidean)');
+  if (q.maxDistance !== undefined && metric !== 'euclidean') throw badRequest('maxDistance goes with metric=euclidean (use minSimilarity with cosine)');
+  return {
+    metric,
+    k: q.k ?? 10,
+    ...(q.minSimilarity !== undefined ? { minSimilarity: q.minSimilarity } : {}),
+    ...(q.maxDistance !== undefined ? { maxDistance: q.maxDistance } : {}),
+  };
+}
+
+export function registerSearchRoutes(app: App, ctx: ServerContext): void {
+  /** Neighbours of a query vector, with which index answered. */
+  const byVector = async (vector: Float32Array, o: ReturnType<typeof searchOptions>, id?: number) => {
+    const snap = await ctx.live.current();
+    if (snap.embeddedIds.length === 0) return { searched: 'exact' as const, results: [] };
+    const search = await ctx.collection.search();
+    const searched = (await search.hnswIndex(o.metric)) ? ('hnsw' as const) : ('exact' as const);
+    const { results } = await ctx.collection.similar({ vector, ...(id !== undefined ? { id } : {}) }, o);
+    return { searched, results: ctx.neighbours(snap, results) };
+  };
+
+  app.route({
+    ...API.similar,
+    handler: async (req): Promise<SimilarResult> => {
+      const o = searchOptions(req.query);
+      const id = req.query.id;
+      const snap = await ctx.live.current();
+      if (!snap.rows.get(id)?.embedded) throw notFound(`image ${id} is not an embedded image of the collection`);
+      const { vector } = await ctx.collection.query({ id });
+      return { query: { id }, metric: o.metric, k: o.k, ...(await byVector(vector, o, id)) };
+    },
+  });
+
+  app.route({
+    ...API.similarUpload,
+    handler: async (req): Promise<SimilarResult> => {
+      const o = searchOptions(req.query);
+      const { bytes, info } = await ctx.readUpload(req);
+      const { embedding } = await ctx.embedUpload(bytes);
+      return { query: { upload: info }, metric: o.metric, k: o.k, ...(await byVector(embedding, o)) };
+    },
+  });
+
+  app.route({
+    ...API.histogram,
+    handler: async (req) => {
+      const { id, metric = 'cosine', bins = 50, threshold } = req.query;
+      const snap = await ctx.live.current();
+      if (!snap.rows.get(id)?.embedded) throw notFound(`image ${id} is not an embedded image of the collection`);
+      if (snap.embeddedIds.length < 2) throw new HttpError(409, 'E_DB', 'no other images in the collection');
+      const { histogram: h } = await ctx.collection.histogram({ id }, { metric, bins, ...(threshold !== undefined ? { threshold } : {}) });
+      return { id, ...h };
+    },
+  });
+
+  app.route({
+    ...API.classify,
+    handler: async (req) => {
+      const o = searchOptions(req.query);
+      const top = req.query.top ?? 5;
+      const store = req.query.store === true;
+      if (store && !ctx.options.uploadsDir) throw new HttpError(403, 'E_PERMISSION', 'this server does not store uploads');
+      const { bytes, info } = await ctx.readUpload(req);
+      const { probabilities, embedding } = await ctx.embedUpload(bytes);
+      const found = await byVector(embedding, o);
+      return {
+        upload: info,
+        predictions: decodePredictions(probabilities, top),
+        metric: o.metric,
+        searched: found.searched,
+        neighbours: found.results,
+        ...(store ? { stored: await ctx.storeUpload(bytes, info.format) } : {}),
+      };
+    },
+  });
+}

@@ -1,0 +1,48 @@
+/** Rules every store applies the same way: the settings lock and the writer lock's liveness. */
+import { readFileSync } from 'node:fs';
+import { ConvlensError } from '../core/errors.js';
+import type { EmbeddingSettings, WriterInfo } from './types.js';
+
+const SETTING_KEYS = ['model', 'layer', 'resize', 'dim', 'variant'] as const;
+
+/** Refuse embeddings made with settings other than the collection's. */
+export function checkSettings(current: EmbeddingSettings, asked: EmbeddingSettings, location: string): void {
+  const diffs = SETTING_KEYS.filter((k) => (current[k] ?? '') !== (asked[k] ?? '')).map(
+    (k) => `${k} ${current[k] ?? 'none'} (asked: ${asked[k] ?? 'none'})`,
+  );
+  if (diffs.length > 0) {
+    throw new ConvlensError('E_SETTINGS_MISMATCH', `this collection holds embeddings made with ${diffs.join(', ')}; use the same settings or another --db`, {
+      file: location,
+    });
+  }
+}
+
+/** The settings as recorded (fixed key order, no absent keys). */
+export function settingsJson(s: EmbeddingSettings): string {
+  return JSON.stringify({ model: s.model, layer: s.layer, resize: s.resize, dim: s.dim, ...(s.variant ? { variant: s.variant } : {}) });
+}
+
+/** When a process started (Linux: clock ticks since boot, from /proc), to tell a reused pid from the writer. */
+export function processStart(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Whether a recorded writer still holds the lock: its process is alive (on this host, and the pid
+ * was not reused since), or it is on another host (which cannot be asked).
+ */
+export function writerHeld(w: WriterInfo, host: string): boolean {
+  if (w.host !== host) return true;
+  if (w.pid === process.pid) return true; // another writer in this process (a server's index job)
+  try {
+    process.kill(w.pid, 0);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false; // gone (EPERM: alive, another user's)
+  }
+  return w.started === undefined || w.started === null || processStart(w.pid) === w.started;
+}
