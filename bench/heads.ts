@@ -7,7 +7,8 @@
  *   npx tsx bench/heads.ts [--sizes 1000,10000] [--heads softmax,knn,svm] [--classes 5] [--queries 1000]
  */
 import type { Matrix } from '../src/core/index.js';
-import { syntheticEmbeddings, trainHead, type Head, type HeadType, type TrainHeadOptions } from '../src/heads/index.js';
+import { trainHead, type Head, type HeadType, type TrainHeadOptions } from '../src/heads/index.js';
+import { syntheticClasses } from '../test/helpers/synthetic-classes.js';
 import { flowerEmbeddings, FLOWERS } from '../test/helpers/flowers.js';
 import { SHARED_DATA } from '../test/helpers/paths.js';
 import { isMain, machine, peakRssMiB, writeResult } from './common.js';
@@ -82,8 +83,8 @@ export async function run(argv: string[]): Promise<void> {
   console.log('heads benchmark (rough: timings on a shared machine; single-threaded JS)');
   for (const n of args.sizes) {
     const per = Math.ceil(n / args.classes);
-    const { x, labels } = syntheticEmbeddings({ classes: args.classes, perClass: per, dim: 2048, separation: 6, seed: 1 });
-    const queries = syntheticEmbeddings({
+    const { x, labels } = syntheticClasses({ classes: args.classes, perClass: per, dim: 2048, separation: 6, seed: 1 });
+    const queries = syntheticClasses({
       classes: args.classes,
       perClass: Math.ceil(args.queries / args.classes),
       dim: 2048,

@@ -9,7 +9,8 @@
 import { mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { indexFolders, Store } from '../src/collection/index.js';
+import { indexFolders } from '../src/indexer/index.js';
+import { SqliteStore } from '../src/store/index.js';
 import { Random } from '../src/core/random.js';
 import { hasImageExtension } from '../src/image/files.js';
 import { ConvLens } from '../src/pipeline/index.js';
@@ -65,7 +66,7 @@ export async function run(args: string[] = []): Promise<void> {
   const bareCpuMsPerImage = (bareCpu.user + bareCpu.system) / 1000 / bareImages;
   console.log(`bare model, batch ${batch}: ${bare.toFixed(1)} images/s; ${bareCpuMsPerImage.toFixed(1)} CPU ms per image`);
 
-  const store = Store.open(join(work, 'bench.db'), { create: true });
+  const store = SqliteStore.open(join(work, 'bench.db'), { create: true });
   const cpu0 = process.cpuUsage();
   const first = await indexFolders(store, lens, [folder], { thumbnailSize });
   const cpu = process.cpuUsage(cpu0);
@@ -74,13 +75,16 @@ export async function run(args: string[] = []): Promise<void> {
   // bare CPU ms / (bare CPU ms + what reading, decoding, thumbnails and storing cost)
   const cpuMsPerImage = (cpu.user + cpu.system) / 1000 / Math.max(1, first.indexed);
   console.log(
-    `index ${first.indexed} JPEGs: ${first.seconds.toFixed(1)} s, ${indexRate.toFixed(1)} images/s = ${((indexRate / bare) * 100).toFixed(0)}% of the bare model; ${cpuMsPerImage.toFixed(1)} CPU ms per image (cores busy ${((cpuMsPerImage * indexRate) / 10 / availableParallelism()).toFixed(0)}%)`,
+    `index ${first.indexed} JPEGs: ${first.seconds.toFixed(1)} s, ${indexRate.toFixed(1)} images/s = ` +
+      `${((indexRate / bare) * 100).toFixed(0)}% of the bare model; ${cpuMsPerImage.toFixed(1)} CPU ms per image ` +
+      `(cores busy ${((cpuMsPerImage * indexRate) / 10 / availableParallelism()).toFixed(0)}%)`,
   );
   const again = await indexFolders(store, lens, [folder], { thumbnailSize });
   console.log(
-    `re-run over the unchanged folder: ${again.seconds.toFixed(2)} s (${((again.seconds / first.seconds) * 100).toFixed(1)}% of the first run), ${again.indexed} embedded`,
+    `re-run over the unchanged folder: ${again.seconds.toFixed(2)} s ` +
+      `(${((again.seconds / first.seconds) * 100).toFixed(1)}% of the first run), ${again.indexed} embedded`,
   );
-  store.close();
+  await store.close();
   await lens.dispose();
   rmSync(work, { recursive: true, force: true });
 

@@ -39,7 +39,8 @@ export async function run(args: string[] = []): Promise<void> {
       const row = { threads, batch, imagesPerSecond: +(images / s).toFixed(1), msPerImage: +((s * 1000) / images).toFixed(1) };
       bare.push(row);
       console.log(
-        `bare model  threads=${threads} batch=${String(batch).padStart(2)}  ${row.imagesPerSecond.toFixed(1).padStart(6)} images/s  ${row.msPerImage.toFixed(1)} ms/image`,
+        `bare model  threads=${threads} batch=${String(batch).padStart(2)}  ` +
+          `${row.imagesPerSecond.toFixed(1).padStart(6)} images/s  ${row.msPerImage.toFixed(1)} ms/image`,
       );
     }
     await bb.dispose();
@@ -73,7 +74,8 @@ export async function run(args: string[] = []): Promise<void> {
       msPerImage: +((s * 1000) / files.length).toFixed(1),
     };
     console.log(
-      `end to end  ${files.length} JPEGs from ${folder}: ${(files.length / s).toFixed(1)} images/s (${((s * 1000) / files.length).toFixed(1)} ms/image)`,
+      `end to end  ${files.length} JPEGs from ${folder}: ${(files.length / s).toFixed(1)} images/s ` +
+        `(${((s * 1000) / files.length).toFixed(1)} ms/image)`,
     );
   }
   const peak = peakRssMiB();

@@ -20,15 +20,8 @@ import { runInNewContext } from 'node:vm';
 import * as ort from 'onnxruntime-node';
 import { MetricKind, exactSearch } from 'usearch';
 import { matrix, type Matrix } from '../src/core/index.js';
-import {
-  ExactIndex,
-  HnswIndex,
-  duplicateGroups,
-  syntheticEmbeddings,
-  type HnswQuantization,
-  type Metric,
-  type Neighbor,
-} from '../src/search/index.js';
+import { ExactIndex, HnswIndex, duplicateGroups, type HnswQuantization, type Metric, type Neighbor } from '../src/search/index.js';
+import { syntheticEmbeddings } from '../test/helpers/synthetic-embeddings.js';
 import { TensorType, attr } from '../src/onnx/index.js';
 import { dotProducts, graphModel } from '../src/search/onnx.js';
 import { quantizeRowsPerRow, quantizeVectorPerRow } from '../src/search/quantize.js';

@@ -13,7 +13,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Store, type ImageRecord } from '../src/collection/index.js';
+import { SqliteStore } from '../src/store/index.js';
+import { syntheticStore } from '../test/helpers/synthetic-store.js';
 import { Random } from '../src/core/random.js';
 import { BENCH_DIR, isMain, machine, writeResult } from './common.js';
 
@@ -37,39 +38,6 @@ const REPO = join(BENCH_DIR, '..');
 function arg(args: string[], name: string, fallback: string): string {
   const i = args.indexOf(name);
   return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : fallback;
-}
-
-/** n rows with ReLU-like clustered random embeddings (as real avg_pool vectors: non-negative, sparse-ish). */
-function syntheticCollection(db: string, n: number, dim = 2048): void {
-  const rng = new Random(7);
-  const store = Store.open(db, { create: true });
-  store.ensureSettings({ model: 'keras-resnet50-imagenet', layer: 'avg_pool', resize: 'crop', dim });
-  const rootId = store.rootId(join(tmpdir(), 'convlens-bench-photos'));
-  const centres = Array.from({ length: 50 }, () => Float32Array.from({ length: dim }, () => Math.max(0, rng.normal())));
-  for (let start = 0; start < n; start += 500) {
-    const batch: ImageRecord[] = [];
-    for (let i = start; i < Math.min(n, start + 500); i++) {
-      const c = centres[rng.int(centres.length)]!;
-      const e = new Float32Array(dim);
-      for (let j = 0; j < dim; j++) e[j] = Math.max(0, c[j]! + rng.normal());
-      const top = rng.int(1000);
-      batch.push({
-        rootId,
-        path: `${String(i).padStart(6, '0')}.jpg`,
-        size: 50_000,
-        mtimeMs: 1_700_000_000_000,
-        hash: `synthetic-${i}`,
-        width: 500,
-        height: 375,
-        format: 'jpeg',
-        top5: [0, 1, 2, 3, 4].map((k) => ({ index: (top + k) % 1000, probability: 0.5 / (k + 1) })),
-        embedding: e,
-        zeroFraction: 0.3,
-      });
-    }
-    store.writeBatch(batch);
-  }
-  store.close();
 }
 
 /** `convlens serve` in a child process; resolves with its URL. */
@@ -122,12 +90,12 @@ export async function run(args: string[] = []): Promise<void> {
   const db = given ?? join(dir!, 'bench.db');
   if (!given || !existsSync(db)) {
     const t0 = performance.now();
-    syntheticCollection(db, images);
+    await syntheticStore(db, join(tmpdir(), 'convlens-bench-photos'), images, { clusters: 50, noise: 1, seed: 7, thumbnails: false });
     console.log(`synthetic collection: ${images} images × 2048 in ${((performance.now() - t0) / 1000).toFixed(1)} s → ${db}`);
   }
-  const store = Store.open(db, { readonly: true });
-  const ids = store.embeddings().ids;
-  store.close();
+  const store = SqliteStore.open(db, { readonly: true });
+  const { ids } = await store.embeddings();
+  await store.close();
 
   const { child, url } = await startServer(db);
   const pid = child.pid!;
@@ -198,8 +166,10 @@ export async function run(args: string[] = []): Promise<void> {
       },
     };
     console.log(
-      `/api/similar k=${k}, ${connections} connections, ${duration} s: p50 ${result.latencyMs.p50} ms, p95 ${result.latencyMs.p95} ms, p99 ${result.latencyMs.p99} ms, ` +
-        `${result.requestsPerSecond} req/s, errors ${r.errors}, timeouts ${r.timeouts}, non-2xx ${r.non2xx}; server RSS ${result.rss.firstThirdMeanMiB} → ${result.rss.lastThirdMeanMiB} MiB (max ${result.rss.maxMiB})`,
+      `/api/similar k=${k}, ${connections} connections, ${duration} s: ` +
+        `p50 ${result.latencyMs.p50} ms, p95 ${result.latencyMs.p95} ms, p99 ${result.latencyMs.p99} ms, ` +
+        `${result.requestsPerSecond} req/s, errors ${r.errors}, timeouts ${r.timeouts}, non-2xx ${r.non2xx}; ` +
+        `server RSS ${result.rss.firstThirdMeanMiB} → ${result.rss.lastThirdMeanMiB} MiB (max ${result.rss.maxMiB})`,
     );
     console.log(`written ${writeResult('server', result)}`);
   } finally {

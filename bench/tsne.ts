@@ -24,7 +24,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { basename, join } from 'node:path';
 import { Random, matrix, readNpy, writeNpy, type Matrix } from '../src/core/index.js';
-import { TSNE, gaussianClusters, knnAccuracy, mapQuality } from '../src/projection/index.js';
+import { TSNE, knnAccuracy, mapQuality } from '../src/projection/index.js';
+import { gaussianClusters } from '../test/helpers/synthetic-clusters.js';
 import { flowerEmbeddings, FLOWERS } from '../test/helpers/flowers.js';
 import { SHARED_DATA } from '../test/helpers/paths.js';
 import { BENCH_DIR, isMain, machine, peakRssMiB } from './common.js';
@@ -188,7 +189,8 @@ export async function run(args: string[]): Promise<void> {
     };
     if (labels !== null) row.knnAccuracy5 = round(knnAccuracy(map, labels, 5), 4);
     console.log(
-      `${ds.name} N=${n}: ${row.seconds} s, CPU ${row.cpuSeconds} s, load ${row.loadAverage1m} (${JSON.stringify(row.stages)}), KL ${row.kl}, trustworthiness ${row.trustworthiness}` +
+      `${ds.name} N=${n}: ${row.seconds} s, CPU ${row.cpuSeconds} s, load ${row.loadAverage1m} (${JSON.stringify(row.stages)}), ` +
+        `KL ${row.kl}, trustworthiness ${row.trustworthiness}` +
         `, neighbourhood ${row.neighbourhoodPreservation}${labels !== null ? `, 5-NN ${row.knnAccuracy5}` : ''}` +
         ` [metrics ${round((performance.now() - measureStarted) / 1000)} s, peak RSS ${row.peakRssMiB} MiB]`,
     );
@@ -206,11 +208,15 @@ export async function run(args: string[]): Promise<void> {
     description:
       'convlens t-SNE (seed 42, sklearn >= 1.2 defaults, PCA to 50 first); sklearn: bench/reference/tsne_sklearn.py on the same .npy',
     notes: [
-      'seconds: wall clock of TSNE.fit (PCA, kNN, P, 1000 iterations); cpuSeconds: CPU of all threads; loadAverage1m: the machine load when the run ended. On a shared 2-core machine the wall time depends on the load: compare runs at similar load.',
-      'trustworthiness, neighbourhoodPreservation: k = 10 against the input rows (2048-d); measuredOn says whether all points or a seeded sample of query points (against all N) were used.',
+      'seconds: wall clock of TSNE.fit (PCA, kNN, P, 1000 iterations); cpuSeconds: CPU of all threads; loadAverage1m: the ' +
+        'machine load when the run ended. On a shared 2-core machine the wall time depends on the load: compare runs at similar load.',
+      'trustworthiness, neighbourhoodPreservation: k = 10 against the input rows (2048-d); measuredOn says whether all points ' +
+        'or a seeded sample of query points (against all N) were used.',
       'knnAccuracy5: leave-one-out 5-NN accuracy of the labels in the 2-D map.',
-      'Augmented sizes of a .npy: the original rows plus noisy resamples (sigma = 0.1 x RMS column std); near-duplicates make large augmented sets easy (trustworthiness near 1).',
-      'sklearn: TSNE(random_state=seed) of scikit-learn 1.2.1 with OpenMP on all cores; raw = on the input as given, pca50 = PCA(50) first as convlens. Its runs record their own load average.',
+      'Augmented sizes of a .npy: the original rows plus noisy resamples (sigma = 0.1 x RMS column std); near-duplicates make ' +
+        'large augmented sets easy (trustworthiness near 1).',
+      'sklearn: TSNE(random_state=seed) of scikit-learn 1.2.1 with OpenMP on all cores; raw = on the input as given, ' +
+        'pca50 = PCA(50) first as convlens. Its runs record their own load average.',
     ],
     datasets,
   };

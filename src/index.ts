@@ -13,8 +13,24 @@ export { readNpy, writeNpy, encodeNpy, decodeNpy } from './core/npy.js';
 export { onWarning } from './core/warn.js';
 export { VERSION } from './core/package.js';
 
-export { ConvLens, zeroFraction, type LensOptions, type ProcessOptions, type ImageOutcome, type ImageOk, type ImageFailed } from './pipeline/index.js';
-export { loadImage, caffePreprocess, RESIZE_MODES, DEFAULT_RESIZE, type ResizeMode, type ImageInput, type RawImage } from './image/index.js';
+export {
+  ConvLens,
+  zeroFraction,
+  type LensOptions,
+  type ProcessOptions,
+  type ImageOutcome,
+  type ImageOk,
+  type ImageFailed,
+} from './pipeline/index.js';
+export {
+  loadImage,
+  caffePreprocess,
+  RESIZE_MODES,
+  DEFAULT_RESIZE,
+  type ResizeMode,
+  type ImageInput,
+  type RawImage,
+} from './image/index.js';
 export { imagenetClasses, decodePredictions, findClasses, type ImagenetClass, type Prediction } from './imagenet/index.js';
 export { Backbone, RESNET50, getBackbone, resolveCacheDir, type BackboneOptions, type BackboneSpec } from './model/index.js';
 

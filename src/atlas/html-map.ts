@@ -37,6 +37,8 @@ export interface MapHtmlOptions {
 }
 
 const VIEWER_JS = 'convlens-map.js';
+/** The page loads nothing: images are data URLs, the viewer's script and style are inline. */
+const CSP = "default-src 'none'; img-src data: blob:; style-src 'unsafe-inline'; script-src 'unsafe-inline'";
 const VIEWER_CSS = 'convlens-map.css';
 
 function escapeHtml(s: string): string {
@@ -111,7 +113,7 @@ export function mapHtml(options: MapHtmlOptions): string {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data: blob:; style-src 'unsafe-inline'; script-src 'unsafe-inline'">
+<meta http-equiv="Content-Security-Policy" content="${CSP}">
 <title>${escapeHtml(options.title)}</title>
 <style>${css.replace(/<\/style/gi, '<\\/style')}</style>
 </head>

@@ -65,7 +65,8 @@ export function progressReporter(label: string, options: { quiet?: boolean; inte
       last = now;
       lastDone = p.done;
       process.stderr.write(
-        `${label}: ${p.done}/${p.total} (${p.imagesPerSecond.toFixed(1)} ${unit}/s, ETA ${formatEta(p.etaSeconds)}${p.failed ? `, ${p.failed} failed` : ''})\n`,
+        `${label}: ${p.done}/${p.total} ` +
+          `(${p.imagesPerSecond.toFixed(1)} ${unit}/s, ETA ${formatEta(p.etaSeconds)}${p.failed ? `, ${p.failed} failed` : ''})\n`,
       );
     },
     stop: () => undefined,

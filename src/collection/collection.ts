@@ -76,7 +76,10 @@ export class Collection {
     if (lens?.resize !== undefined && !RESIZE_MODES.includes(lens.resize)) {
       throw new ConvlensError('E_USAGE', `resize must be one of ${RESIZE_MODES.join(', ')} (got ${String(lens.resize)})`);
     }
-    const store = await openStore(location, { ...(options.create ? { create: true } : {}), ...(options.readonly ? { readonly: true } : {}) });
+    const store = await openStore(location, {
+      ...(options.create ? { create: true } : {}),
+      ...(options.readonly ? { readonly: true } : {}),
+    });
     const c = new Collection(store, options);
     try {
       await c.lensOptions(); // an asked lens that differs from the collection's fails here, before any work
@@ -104,16 +107,24 @@ export class Collection {
     const s = await this.store.settings();
     const asked = this.options.lens ?? {};
     if (s?.variant) {
-      throw new ConvlensError('E_DB', `this store holds "${s.variant}" augmentation views, not a collection of images`, { file: this.location });
+      throw new ConvlensError('E_DB', `this store holds "${s.variant}" augmentation views, not a collection of images`, {
+        file: this.location,
+      });
     }
     if (s) {
       const diffs = (['model', 'layer', 'resize'] as const)
-        .filter((k) => asked[k] !== undefined && asked[k] !== s[k] && !(k === 'model' && asked.model === 'resnet50' && s.model === RESNET50.id))
+        .filter(
+          (k) => asked[k] !== undefined && asked[k] !== s[k] && !(k === 'model' && asked.model === 'resnet50' && s.model === RESNET50.id),
+        )
         .map((k) => `${k} ${s[k]} (asked: ${asked[k]})`);
       if (diffs.length > 0) {
-        throw new ConvlensError('E_SETTINGS_MISMATCH', `this collection holds embeddings made with ${diffs.join(', ')}; leave the option out or use another --db`, {
-          file: this.location,
-        });
+        throw new ConvlensError(
+          'E_SETTINGS_MISMATCH',
+          `this collection holds embeddings made with ${diffs.join(', ')}; leave the option out or use another --db`,
+          {
+            file: this.location,
+          },
+        );
       }
     }
     return {
@@ -193,7 +204,8 @@ export class Collection {
       const stored = row ? await this.store.embedding(row.id) : null;
       if (row && stored) return { vector: stored, id: row.id };
     }
-    if (!(await this.store.settings())) throw new ConvlensError('E_DB', 'the collection is empty (index a folder first)', { file: this.location });
+    if (!(await this.store.settings()))
+      throw new ConvlensError('E_DB', 'the collection is empty (index a folder first)', { file: this.location });
     const lens = await this.lens();
     for await (const { outcome } of lens.process(['file' in q ? q.file : q.bytes])) {
       if (!outcome.ok) throw outcome.error;
@@ -249,7 +261,10 @@ export class Collection {
   }
 
   /** The 2-D map of the collection: cached, or computed on a worker thread and cached. */
-  async map(request: MapRequest, options: { onProgress?: ProjectProgress; signal?: AbortSignal; recompute?: boolean } = {}): Promise<CollectionMap> {
+  async map(
+    request: MapRequest,
+    options: { onProgress?: ProjectProgress; signal?: AbortSignal; recompute?: boolean } = {},
+  ): Promise<CollectionMap> {
     const { embedded } = await this.store.count();
     if (embedded === 0) throw new ConvlensError('E_DB', 'no embedded images (index a folder first)', { file: this.location });
     return collectionMap(

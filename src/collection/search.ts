@@ -22,29 +22,16 @@ import { sha256File, commitTempFile, tempPathFor } from '../core/files.js';
 import { TaskThread } from '../core/tasks.js';
 import { matrix, type Matrix } from '../core/matrix.js';
 import { warnOnce } from '../core/warn.js';
-import { computeHistogram } from '../plot/histogram.js';
+import { similarityHistogram, type HistogramOptions, type SimilarityHistogram } from './histogram.js';
 import { duplicateGroups, ExactIndex, exactScore, HnswIndex, type Metric, type Neighbor, type SearchOptions } from '../search/index.js';
+
+export type { SimilarityHistogram };
 import type { CollectionStore } from '../store/index.js';
 
 export interface SimilarOptions extends SearchOptions {
   metric?: Metric;
   /** use the saved HNSW index when it is fresh (default true) */
   approximate?: boolean;
-}
-
-export interface SimilarityHistogram {
-  metric: Metric;
-  /** images compared (the query itself left out) */
-  count: number;
-  mean: number;
-  /** exact scores of the closest and farthest images (the same numbers `similar` reports) */
-  min: number;
-  max: number;
-  edges: number[];
-  counts: number[];
-  /** with a threshold: how many images pass it (as a thresholded `similar` returns them) */
-  threshold?: number;
-  matches?: number;
 }
 
 /** What the database records about a saved HNSW file. */
@@ -71,7 +58,6 @@ interface ExactBackend {
   readonly dims: number;
   search(q: Float32Array, opts: SearchOptions): Promise<Neighbor[]>;
   searchBatch(qs: Matrix, opts: SearchOptions): Promise<Neighbor[][]>;
-  scores(q: Float32Array): Promise<Float32Array>;
 }
 
 type WireOptions = Omit<SearchOptions, 'exclude'> & { exclude?: number[] };
@@ -92,9 +78,6 @@ class ThreadedExact implements ExactBackend {
   }
   searchBatch(qs: Matrix, opts: SearchOptions): Promise<Neighbor[][]> {
     return this.thread.call('searchBatch', { metric: this.metric, qs: qs.data, rows: qs.rows, options: wire(opts) });
-  }
-  scores(q: Float32Array): Promise<Float32Array> {
-    return this.thread.call('scores', { metric: this.metric, q });
   }
 }
 
@@ -190,7 +173,7 @@ export class CollectionSearch {
   private readonly exact = new Map<Metric, Promise<ExactBackend>>();
   /** exact scoring on a worker thread (a server), else here */
   private readonly threaded: boolean;
-  private thread: Promise<TaskThread> | null = null;
+  private thread: Promise<{ thread: TaskThread; dims: number }> | null = null;
   private readonly hnsw = new Map<Metric, Promise<HnswIndex | null>>();
   private readonly batchers = new Map<Metric, MicroBatcher>();
 
@@ -214,11 +197,13 @@ export class CollectionSearch {
   async close(): Promise<void> {
     const t = this.thread;
     this.thread = null;
-    if (t) await (await t.catch(() => null))?.close();
+    if (t) await (await t.catch(() => null))?.thread.close();
   }
 
   private load(): Promise<{ ids: Int32Array; matrix: Matrix; rowById: Map<number, number> }> {
-    this.loaded ??= this.store.embeddings({ shared: this.threaded }).then(({ ids, matrix }) => ({ ids, matrix, rowById: new Map(Array.from(ids, (id, row) => [id, row])) }));
+    this.loaded ??= this.store
+      .embeddings()
+      .then(({ ids, matrix }) => ({ ids, matrix, rowById: new Map(Array.from(ids, (id, row) => [id, row])) }));
     return this.loaded;
   }
 
@@ -250,18 +235,26 @@ export class CollectionSearch {
     let p = this.exact.get(metric);
     if (!p) {
       p = this.threaded
-        ? this.searchThread().then(async (t) => new ThreadedExact(t, metric, (await this.load()).matrix.cols))
+        ? this.searchThread().then(({ thread, dims }) => new ThreadedExact(thread, metric, dims))
         : this.load().then(({ ids, matrix: m }) => new ExactIndex(m, { metric, ids }));
       this.exact.set(metric, p);
     }
     return p;
   }
 
-  private searchThread(): Promise<TaskThread> {
-    this.thread ??= this.load().then(async ({ ids, matrix: m }) => {
-      const t = TaskThread.start(import.meta.url, 'search-task');
-      await t.call('load', { data: m.data, rows: m.rows, cols: m.cols, ids });
-      return t;
+  /**
+   * The search thread, holding the only copy of the embeddings: their buffer moves there (ONNX
+   * Runtime cannot read a SharedArrayBuffer, so the memory is not shared but handed over).
+   */
+  private searchThread(): Promise<{ thread: TaskThread; dims: number }> {
+    this.thread ??= this.store.embeddings().then(async ({ ids, matrix: m }) => {
+      const thread = TaskThread.start(import.meta.url, 'search-task');
+      await thread.call(
+        'load',
+        { data: m.data, rows: m.rows, cols: m.cols, ids },
+        { transfer: [m.data.buffer as ArrayBuffer, ids.buffer as ArrayBuffer] },
+      );
+      return { thread, dims: m.cols };
     });
     return this.thread;
   }
@@ -356,49 +349,17 @@ export class CollectionSearch {
       .sort((a, b) => better(a, b) || a.id - b.id);
   }
 
-  /**
-   * The distribution of scores from a vector to every image (`excludeId` left out): bins from the
-   * float32 scores, min and max exact (so the max equals the best `similar` score), and with a
-   * threshold the number of images a thresholded `similar` returns.
-   */
-  async histogram(q: Float32Array, options: { metric?: Metric; bins?: number; threshold?: number; excludeId?: number } = {}): Promise<SimilarityHistogram> {
-    const metric = options.metric ?? 'cosine';
-    const index = await this.exactIndex(metric);
+  /** The distribution of scores from a vector to every image (see histogram.ts). */
+  async histogram(q: Float32Array, options: HistogramOptions = {}): Promise<SimilarityHistogram> {
+    if (this.threaded) {
+      const { thread } = await this.searchThread();
+      return thread.call('histogram', { q, options });
+    }
+    const index = (await this.exactIndex(options.metric ?? 'cosine')) as ExactIndex;
     const { rowById, matrix: m } = await this.load();
-    const all = await index.scores(q);
-    const skip = options.excludeId === undefined ? undefined : rowById.get(options.excludeId);
-    const n = all.length - (skip === undefined ? 0 : 1);
-    if (n <= 0) throw new ConvlensError('E_DB', 'no other images in the collection', { file: this.store.location });
-    let sum = 0;
-    let lo = 0;
-    let hi = 0;
-    let first = true;
-    for (let i = 0; i < all.length; i++) {
-      if (i === skip) continue;
-      const s = all[i]!;
-      sum += s;
-      if (first || s < all[lo]!) lo = i;
-      if (first || s > all[hi]!) hi = i;
-      first = false;
-    }
-    const exactAt = (row: number): number => exactScore(metric, q, m.data.subarray(row * m.cols, (row + 1) * m.cols));
-    const exclude = options.excludeId === undefined ? [] : [options.excludeId];
-    // the extremes as the search reports them: the exact best and worst rows
-    const best = await index.search(q, { k: 1, exclude });
-    const bestScore = best[0]?.score ?? exactAt(metric === 'cosine' ? hi : lo);
-    const [min, max] = metric === 'cosine' ? [exactAt(lo), bestScore] : [bestScore, exactAt(hi)];
-    const scores = new Float64Array(n);
-    let j = 0;
-    for (let i = 0; i < all.length; i++) if (i !== skip) scores[j++] = Math.min(max, Math.max(min, all[i]!));
-    const h = computeHistogram(scores, { bins: options.bins ?? 50, range: [min, max] });
-    const out: SimilarityHistogram = { metric, count: n, mean: sum / n, min, max, edges: Array.from(h.edges), counts: Array.from(h.counts) };
-    if (options.threshold !== undefined) {
-      const t = options.threshold;
-      const passing = await index.search(q, { exclude, ...(metric === 'cosine' ? { minSimilarity: t } : { maxDistance: t }) });
-      out.threshold = t;
-      out.matches = passing.length;
-    }
-    return out;
+    return similarityHistogram(index, m, (id) => rowById.get(id), q, options).catch((e: unknown) => {
+      throw e instanceof ConvlensError && e.code === 'E_DB' ? new ConvlensError('E_DB', e.message, { file: this.store.location }) : e;
+    });
   }
 
   /** Groups of near-identical images (cosine ≥ minSimilarity), largest first, as image ids. */

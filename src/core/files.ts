@@ -90,5 +90,7 @@ export async function artefactProblem(path: string): Promise<string | null> {
     return 'no digest recorded with it (an older convlens, or an interrupted write)';
   }
   const digest = await sha256File(path);
-  return digest === record.sha256 ? null : `its digest ${digest.slice(0, 12)}… is not the recorded ${String(record.sha256).slice(0, 12)}… (damaged)`;
+  return digest === record.sha256
+    ? null
+    : `its digest ${digest.slice(0, 12)}… is not the recorded ${String(record.sha256).slice(0, 12)}… (damaged)`;
 }

@@ -42,7 +42,13 @@ port.on('message', (m: TaskRequest) => {
           return;
         }
         const ce = toConvlensError(e);
-        post({ type: 'error', id: m.id, code: ce.code, message: ce.message, ...(ce.code === 'E_INTERNAL' ? { stack: (e as Error)?.stack } : {}) });
+        post({
+          type: 'error',
+          id: m.id,
+          code: ce.code,
+          message: ce.message,
+          ...(ce.code === 'E_INTERNAL' ? { stack: (e as Error)?.stack } : {}),
+        });
       },
     )
     .finally(() => controllers.delete(m.id));

@@ -1,3 +1,4 @@
+/* global process */
 // Running from the TypeScript sources (tests, tsx): a worker thread registers tsx, then loads its
 // real module, whose URL is the last argument. The compiled package never uses this file.
 const { register } = await import('tsx/esm/api');

@@ -22,4 +22,3 @@ export {
   type ModelMeta,
   type LoadedModel,
 } from './persist.js';
-

@@ -5,7 +5,7 @@ import { ConvlensError, type Matrix } from '../core/index.js';
 import { trainKnn, type KnnOptions } from './knn.js';
 import { trainSoftmax, type SoftmaxOptions } from './softmax.js';
 import { trainSvm, type SvmOptions } from './svm.js';
-import type { Head, HeadType } from './types.js';
+import type { Head } from './types.js';
 
 export type TrainHeadOptions = ({ type: 'softmax' } & SoftmaxOptions) | ({ type: 'knn' } & KnnOptions) | ({ type: 'svm' } & SvmOptions);
 

@@ -73,7 +73,12 @@ export async function* walkImages(root: string, options: WalkOptions = {}, faile
   const confine = options.confine;
   const outside = (real: string): boolean => confine !== undefined && !confine.some((c) => isInside(real, c));
   const refuse = (path: string, kind: 'folder' | 'file'): void =>
-    options.onError?.(new ConvlensError('E_PERMISSION', `${kind === 'folder' ? 'folder' : 'file'} resolves outside the allowed roots (symlink)`, { file: path }), kind);
+    options.onError?.(
+      new ConvlensError('E_PERMISSION', `${kind === 'folder' ? 'folder' : 'file'} resolves outside the allowed roots (symlink)`, {
+        file: path,
+      }),
+      kind,
+    );
 
   async function* walk(dir: string, rel: string): AsyncGenerator<WalkedFile> {
     let real: string;

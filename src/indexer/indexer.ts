@@ -127,7 +127,12 @@ function settingsOf(lens: ConvLens, options: IndexOptions): EmbeddingSettings {
 }
 
 /** Index every image under the folders (recursively). */
-export async function indexFolders(store: CollectionStore, lens: LensSource, folders: string[], options: IndexOptions = {}): Promise<IndexSummary> {
+export async function indexFolders(
+  store: CollectionStore,
+  lens: LensSource,
+  folders: string[],
+  options: IndexOptions = {},
+): Promise<IndexSummary> {
   const t0 = performance.now();
   const summary = newSummary();
   await withWriter(store, options, summary, async () => {
@@ -157,7 +162,15 @@ export async function indexFolders(store: CollectionStore, lens: LensSource, fol
       for await (const f of walkImages(root, { confine: options.confine, onError }, failedFolders)) {
         if (seen.has(f.file)) continue; // reached twice (a symlink, or nested folders given together)
         seen.add(f.file);
-        jobs.push({ file: f.file, shown: join(root, ...f.path.split('/')), rootId, path: f.path, size: 0, mtimeMs: 0, state: states.get(f.file) });
+        jobs.push({
+          file: f.file,
+          shown: join(root, ...f.path.split('/')),
+          rootId,
+          path: f.path,
+          size: 0,
+          mtimeMs: 0,
+          state: states.get(f.file),
+        });
       }
       walked.push({ root, rootId, states, failedFolders });
     }
@@ -269,7 +282,13 @@ class Pending {
   }
 }
 
-async function runJobs(store: CollectionStore, lensSource: LensSource, jobs: Job[], summary: IndexSummary, options: IndexOptions): Promise<void> {
+async function runJobs(
+  store: CollectionStore,
+  lensSource: LensSource,
+  jobs: Job[],
+  summary: IndexSummary,
+  options: IndexOptions,
+): Promise<void> {
   const thumbnailSize = options.thumbnailSize ?? 128;
   const pending = new Pending(store, options.commitEvery ?? (typeof lensSource === 'function' ? 16 : lensSource.batchSize));
   const total = jobs.length;
@@ -296,7 +315,15 @@ async function runJobs(store: CollectionStore, lensSource: LensSource, jobs: Job
   };
   const recordFailure = (job: Job, e: ConvlensError, hash: string | null): void => {
     fail(summary, job.shown, e);
-    record({ file: job.file, rootId: job.rootId, path: job.path, size: job.size, mtimeMs: job.mtimeMs, hash, error: { code: e.code, message: e.message } });
+    record({
+      file: job.file,
+      rootId: job.rootId,
+      path: job.path,
+      size: job.size,
+      mtimeMs: job.mtimeMs,
+      hash,
+      error: { code: e.code, message: e.message },
+    });
   };
   const reportStored = (job: Job, st: FileState): void => {
     if (!st.ok) fail(summary, job.shown, new ConvlensError(st.errorCode as ErrorCode, st.errorMessage ?? ''));

@@ -40,8 +40,22 @@ export function layersModelFiles(modelJsonPath: string): string[] {
   return [modelJsonPath, ...json.weightsManifest.flatMap((g) => g.paths.map((p) => join(dir, p)))];
 }
 
-function parseModelJson(path: string): { modelTopology: any; weightsManifest: ManifestGroup[] } {
-  let json: any;
+/** The parts of a Keras model_config that convlens reads (JSON as TF.js writes it). */
+interface RawLayer {
+  name: string;
+  class_name: string;
+  config?: Record<string, unknown>;
+  /** per call: the inbound [layer, node, tensor, kwargs] entries */
+  inbound_nodes?: unknown[][][];
+}
+interface RawTopology {
+  class_name: string;
+  config: { name?: string; layers: RawLayer[]; input_layers: unknown[][]; output_layers: unknown[][] };
+}
+type ModelTopology = RawTopology & { model_config?: RawTopology };
+
+function parseModelJson(path: string): { modelTopology: ModelTopology; weightsManifest: ManifestGroup[] } {
+  let json: { modelTopology?: ModelTopology; weightsManifest?: unknown } | null;
   try {
     json = JSON.parse(readFileSync(path, 'utf8'));
   } catch (e) {
@@ -50,7 +64,7 @@ function parseModelJson(path: string): { modelTopology: any; weightsManifest: Ma
   if (!json?.modelTopology || !Array.isArray(json.weightsManifest)) {
     throw new ConvlensError('E_MODEL', `${path}: not a TF.js layers model (no modelTopology / weightsManifest)`, { file: path });
   }
-  return json;
+  return json as { modelTopology: ModelTopology; weightsManifest: ManifestGroup[] };
 }
 
 /** The layer graph of a model.json, without reading any weights. */
@@ -58,7 +72,10 @@ export function readLayersModelTopology(modelJsonPath: string): KerasLayer[] {
   return parseTopology(parseModelJson(modelJsonPath), modelJsonPath).layers;
 }
 
-function parseTopology(json: { modelTopology: any }, modelJsonPath: string): { cfg: any; layers: KerasLayer[] } {
+function parseTopology(
+  json: { modelTopology: ModelTopology },
+  modelJsonPath: string,
+): { cfg: RawTopology['config']; layers: KerasLayer[] } {
   const topology = json.modelTopology.model_config ?? json.modelTopology;
   if (topology.class_name !== 'Model' && topology.class_name !== 'Functional') {
     throw new ConvlensError(
@@ -68,12 +85,12 @@ function parseTopology(json: { modelTopology: any }, modelJsonPath: string): { c
     );
   }
   const cfg = topology.config;
-  const layers: KerasLayer[] = cfg.layers.map((l: any) => {
+  const layers: KerasLayer[] = cfg.layers.map((l) => {
     const nodes = l.inbound_nodes ?? [];
     if (nodes.length > 1) {
       throw new ConvlensError('E_UNSUPPORTED_LAYER', `layer ${l.name}: shared layers (called ${nodes.length} times) are not supported`);
     }
-    const inbound = nodes.length === 1 ? nodes[0].map((n: any[]) => String(n[0])) : [];
+    const inbound = nodes.length === 1 ? nodes[0]!.map((n) => String(n[0])) : [];
     return { name: l.name, className: l.class_name, config: l.config ?? {}, inbound };
   });
   return { cfg, layers };
@@ -115,8 +132,8 @@ export function readLayersModel(modelJsonPath: string): LayersModel {
   return {
     name: cfg.name ?? 'model',
     layers,
-    inputLayers: cfg.input_layers.map((x: any[]) => String(x[0])),
-    outputLayers: cfg.output_layers.map((x: any[]) => String(x[0])),
+    inputLayers: cfg.input_layers.map((x) => String(x[0])),
+    outputLayers: cfg.output_layers.map((x) => String(x[0])),
     weights,
   };
 }

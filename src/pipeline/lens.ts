@@ -255,7 +255,9 @@ export class ConvLens {
         if (!allFinite(out.probabilities) || !allFinite(out.embedding)) {
           // a damaged model gives NaN: that image fails, nothing non-finite goes on
           const name = describeInput(typeof item === 'string' ? item : '<input>');
-          const error = new ConvlensError('E_MODEL', 'the network returned values that are not finite (a damaged model file?)', { file: name });
+          const error = new ConvlensError('E_MODEL', 'the network returned values that are not finite (a damaged model file?)', {
+            file: name,
+          });
           yield { item, outcome: { ok: false, error } };
           continue;
         }

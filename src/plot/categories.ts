@@ -4,7 +4,7 @@
  */
 import { ConvlensError } from '../core/index.js';
 import { categoricalPalette, OTHER_COLOR, UNLABELLED_COLOR } from './palette.js';
-import { num, text, textWidth, truncate } from './svg.js';
+import { num, rect, text, textWidth, truncate } from './svg.js';
 
 /** A category per point; null, undefined or '' mean unlabelled. */
 export type PointLabels = ReadonlyArray<string | null | undefined>;
@@ -150,7 +150,7 @@ export function layoutLegend(
         const marker =
           o.marker === 'circle'
             ? `<circle cx="${num(cx)}" cy="${num(cy)}" r="${num(0.38 * fs)}" fill="${e.color}"/>`
-            : `<rect x="${num(cx - 0.4 * fs)}" y="${num(cy - 0.4 * fs)}" width="${num(0.8 * fs)}" height="${num(0.8 * fs)}" fill="${e.color}"/>`;
+            : rect(cx - 0.4 * fs, cy - 0.4 * fs, 0.8 * fs, 0.8 * fs, `fill="${e.color}"`);
         parts.push(
           `<g class="legend-entry">${marker}` +
             text(x + pad + markerW + gap, cy, labels[i]!, { size: fs, baseline: 'middle', fill: '#222222' }) +

@@ -4,7 +4,7 @@
  */
 import { ConvlensError, type Matrix } from '../core/index.js';
 import { blues, luminance } from './palette.js';
-import { baseFontSize, checkSize, num, svgOpen, text, textWidth, truncate } from './svg.js';
+import { baseFontSize, checkSize, num, rect, svgOpen, text, textWidth, truncate } from './svg.js';
 
 export interface ConfusionOptions {
   /** Default "Confusion matrix"; the accuracy is appended. */
@@ -123,9 +123,8 @@ export function confusionMatrixSvg(
     }
   }
   parts.push('</g>');
-  parts.push(
-    `<rect x="${num(gridX)}" y="${num(gridY)}" width="${num(gridSize)}" height="${num(gridSize)}" fill="none" stroke="#888888" stroke-width="${num(Math.max(1, fs / 16))}"/>`,
-  );
+  const frame = num(Math.max(1, fs / 16));
+  parts.push(rect(gridX, gridY, gridSize, gridSize, `fill="none" stroke="#888888" stroke-width="${frame}"`));
 
   parts.push('<g class="row-labels">');
   classNames.forEach((n, t) => {
@@ -173,9 +172,7 @@ export function confusionMatrixSvg(
   const cbW = 0.9 * fs;
   const stops = [0, 0.25, 0.5, 0.75, 1].map((s) => `<stop offset="${s}" stop-color="${blues(1 - s)}"/>`).join('');
   parts.push(`<defs><linearGradient id="cb" x1="0" y1="0" x2="0" y2="1">${stops}</linearGradient></defs>`);
-  parts.push(
-    `<g class="colorbar"><rect x="${num(cbX)}" y="${num(gridY)}" width="${num(cbW)}" height="${num(gridSize)}" fill="url(#cb)" stroke="#888888" stroke-width="${num(Math.max(1, fs / 16))}"/>`,
-  );
+  parts.push(`<g class="colorbar">${rect(cbX, gridY, cbW, gridSize, `fill="url(#cb)" stroke="#888888" stroke-width="${frame}"`)}`);
   for (const s of [0, 0.5, 1]) {
     parts.push(
       text(cbX + cbW + 0.3 * fs, gridY + (1 - s) * gridSize, `${s * 100}%`, { size: 0.8 * fs, baseline: 'middle', fill: '#444444' }),

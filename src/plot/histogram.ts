@@ -6,7 +6,7 @@
 import { ConvlensError } from '../core/index.js';
 import { linearScale, logScale, niceTicks, tickLabel, type Scale } from './axes.js';
 import { categoricalPalette } from './palette.js';
-import { baseFontSize, checkSize, num, svgOpen, text, textWidth, truncate } from './svg.js';
+import { baseFontSize, checkSize, line, num, rect, svgOpen, text, textWidth, truncate } from './svg.js';
 
 export interface HistogramData {
   /** bins + 1 increasing bin edges; the last bin includes its right edge (as numpy). */
@@ -258,9 +258,7 @@ export function histogramDataSvg(h: HistogramData, options: HistogramOptions = {
   parts.push('</g>');
 
   // frame and x ticks
-  parts.push(
-    `<rect x="${num(box.x)}" y="${num(box.y)}" width="${num(box.width)}" height="${num(box.height)}" fill="none" stroke="#888888" stroke-width="${thin}"/>`,
-  );
+  parts.push(rect(box.x, box.y, box.width, box.height, `fill="none" stroke="#888888" stroke-width="${thin}"`));
   parts.push('<g class="x-axis">');
   const tickLen = 0.35 * fs;
   for (const t of xTicks) {
@@ -278,7 +276,7 @@ export function histogramDataSvg(h: HistogramData, options: HistogramOptions = {
     const mc = m.color ?? palette[k % palette.length]!;
     const dash = m.dashed === false ? '' : ` stroke-dasharray="${num(0.5 * fs)} ${num(0.3 * fs)}"`;
     parts.push(
-      `<g class="marker"><line x1="${num(x)}" x2="${num(x)}" y1="${num(box.y)}" y2="${num(box.y + box.height)}" stroke="${mc}" stroke-width="${num(Math.max(1.5, fs / 7))}"${dash}/>`,
+      `<g class="marker">${line(x, box.y, x, box.y + box.height, `stroke="${mc}" stroke-width="${num(Math.max(1.5, fs / 7))}"${dash}`)}`,
     );
     if (m.label) {
       const onLeft = x > box.x + box.width * 0.75;

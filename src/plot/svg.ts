@@ -114,3 +114,13 @@ export function checkSize(name: string, value: number, min = 16, max = 32768): n
   }
   return Math.round(value);
 }
+
+/** A <rect> at (x, y) of w × h, with more attributes as written. */
+export function rect(x: number, y: number, w: number, h: number, attrs = ''): string {
+  return `<rect x="${num(x)}" y="${num(y)}" width="${num(w)}" height="${num(h)}"${attrs ? ` ${attrs}` : ''}/>`;
+}
+
+/** A <line> from (x1, y1) to (x2, y2), with more attributes as written. */
+export function line(x1: number, y1: number, x2: number, y2: number, attrs = ''): string {
+  return `<line x1="${num(x1)}" x2="${num(x2)}" y1="${num(y1)}" y2="${num(y2)}"${attrs ? ` ${attrs}` : ''}/>`;
+}

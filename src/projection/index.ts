@@ -145,5 +145,11 @@ export async function projectOnThread(m: Matrix, opts: ProjectOptions, onProgres
     { data: m.data, rows: m.rows, cols: m.cols, options },
     { ...(signal ? { signal } : {}), ...(onProgress ? { onProgress: (p) => void onProgress(p.done, p.total, p.kl) } : {}) },
   );
-  return { coords: matrix(m.rows, 2, r.coords), method: r.method, params: r.params, ...(r.kl !== undefined ? { kl: r.kl } : {}), seconds: r.seconds };
+  return {
+    coords: matrix(m.rows, 2, r.coords),
+    method: r.method,
+    params: r.params,
+    ...(r.kl !== undefined ? { kl: r.kl } : {}),
+    seconds: r.seconds,
+  };
 }

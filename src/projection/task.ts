@@ -18,7 +18,10 @@ export interface ProjectTaskResult {
   seconds: number;
 }
 
-export async function project(input: ProjectTaskInput, ctx: TaskContext<{ done: number; total: number; kl?: number }>): Promise<ProjectTaskResult> {
+export async function project(
+  input: ProjectTaskInput,
+  ctx: TaskContext<{ done: number; total: number; kl?: number }>,
+): Promise<ProjectTaskResult> {
   const r = await projectHere(matrix(input.rows, input.cols, input.data), { ...input.options, signal: ctx.signal }, (done, total, kl) =>
     ctx.progress({ done, total, ...(kl !== undefined ? { kl } : {}) }),
   );

@@ -10,7 +10,7 @@
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { BatchMatches, Index, MetricKind, ScalarKind, type Matches } from 'usearch';
 import { ConvlensError, type Matrix } from '../core/index.js';
-import { quantizeRowsPerRow, quantizeVectorPerRow } from './quantize.js';
+import { quantizeRowsPerRow } from './quantize.js';
 import {
   checkIds,
   checkMetric,

@@ -6,4 +6,3 @@ export type { Metric, Neighbor, SearchOptions } from './types.js';
 export { ExactIndex, exactScore, similarities, type ExactIndexOptions, type ExactStorage } from './exact.js';
 export { HnswIndex, type HnswBuildOptions, type HnswLoadOptions, type HnswOptions, type HnswQuantization } from './hnsw.js';
 export { duplicateGroups, AUTO_EXACT_ROWS, type DuplicateMethod, type DuplicateOptions } from './duplicates.js';
-

@@ -48,6 +48,26 @@ export function fromKey(metric: Metric, key: number): number {
   return metric === 'cosine' ? key : Math.sqrt(Math.max(0, -key));
 }
 
+const bits = new DataView(new ArrayBuffer(8));
+function step(x: number, up: boolean): number {
+  bits.setFloat64(0, x);
+  const b = bits.getBigUint64(0);
+  bits.setBigUint64(0, x === 0 ? (up ? 1n : 0n) : up ? b + 1n : b - 1n);
+  return bits.getFloat64(0);
+}
+
+/**
+ * The largest s with sqrt(s) ≤ d: a distance threshold as a bound on squared distances that
+ * agrees exactly with the distances reported (sqrt(d·d) need not be d, so -(d·d) alone would
+ * drop a row whose reported distance equals d).
+ */
+function largestSquareAtMost(d: number): number {
+  let s = d * d;
+  while (Math.sqrt(s) > d) s = step(s, false);
+  while (Math.sqrt(step(s, true)) <= d) s = step(s, true);
+  return s;
+}
+
 export function resolveQuery(metric: Metric, opts: SearchOptions = {}): ResolvedQuery {
   const { k, minSimilarity, maxDistance } = opts;
   if (k !== undefined && !(Number.isInteger(k) && k > 0)) throw usage(`k must be a positive integer (got ${k})`);
@@ -63,7 +83,7 @@ export function resolveQuery(metric: Metric, opts: SearchOptions = {}): Resolved
   const exclude = opts.exclude === undefined ? [] : [...opts.exclude];
   return {
     limit: k ?? (threshold === undefined ? DEFAULT_K : Infinity),
-    minKey: threshold === undefined ? -Infinity : toKey(metric, threshold),
+    minKey: threshold === undefined ? -Infinity : metric === 'cosine' ? threshold : -largestSquareAtMost(threshold),
     exclude,
   };
 }

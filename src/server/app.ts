@@ -15,6 +15,7 @@ import { join, resolve } from 'node:path';
 import multipart from '@fastify/multipart';
 import fastifyStatic from '@fastify/static';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Ajv } from 'ajv';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import { Collection, type RuntimeOptions } from '../collection/index.js';
 import { ConvlensError } from '../core/errors.js';
@@ -132,7 +133,14 @@ export async function createServer(options: ServerOptions): Promise<ConvlensServ
         : process.env['CONVLENS_TOKEN'] || randomBytes(18).toString('base64url');
   if (token !== null && token.length < 8) throw new ConvlensError('E_USAGE', 'the token must be at least 8 characters');
   const db = options.db.includes('://') ? options.db : resolve(options.db);
-  const uploadsDir = options.uploadsDir === undefined ? (db.includes('://') ? null : `${db}.uploads`) : options.uploadsDir === null ? null : resolve(options.uploadsDir);
+  const uploadsDir =
+    options.uploadsDir === undefined
+      ? db.includes('://')
+        ? null
+        : `${db}.uploads`
+      : options.uploadsDir === null
+        ? null
+        : resolve(options.uploadsDir);
   const { resize, ...runtime } = options.lens ?? {};
   const collection = await Collection.open(db, { create: true, runtime, searchThread: true, ...(resize ? { lens: { resize } } : {}) });
   const context = await ServerContext.create(collection, {
@@ -156,8 +164,6 @@ export async function createServer(options: ServerOptions): Promise<ConvlensServ
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: 4 * 1024 * 1024,
-    // query strings arrive as text: numbers and booleans are read by the schemas
-    ajv: { customOptions: { coerceTypes: 'array', useDefaults: true, removeAdditional: true, allErrors: false } },
     // malformed URLs and the like are answered in our JSON shape too
     frameworkErrors: (error, _req, reply) => {
       void (reply as FastifyReply)
@@ -170,9 +176,12 @@ export async function createServer(options: ServerOptions): Promise<ConvlensServ
       if (!socket.writable) return;
       const big = err.code === 'HPE_HEADER_OVERFLOW';
       const status = big ? 431 : 400;
-      const body = JSON.stringify({ error: { code: big ? 'E_TOO_LARGE' : 'E_USAGE', message: big ? 'request headers too large' : 'malformed request' } });
+      const body = JSON.stringify({
+        error: { code: big ? 'E_TOO_LARGE' : 'E_USAGE', message: big ? 'request headers too large' : 'malformed request' },
+      });
+      const reason = big ? 'Request Header Fields Too Large' : 'Bad Request';
       socket.end(
-        `HTTP/1.1 ${status} ${big ? 'Request Header Fields Too Large' : 'Bad Request'}\r\ncontent-type: application/json; charset=utf-8\r\n` +
+        `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\n` +
           `content-length: ${Buffer.byteLength(body)}\r\nx-content-type-options: nosniff\r\ncross-origin-resource-policy: same-origin\r\n` +
           `connection: close\r\n\r\n${body}`,
       );
@@ -227,10 +236,18 @@ export async function createServer(options: ServerOptions): Promise<ConvlensServ
     return payload;
   });
 
+  // query strings and path parameters arrive as text: their numbers and booleans are read by the
+  // schemas (a repeated parameter is refused); JSON bodies keep their types (no "3" for 3)
+  const textParts = new Ajv({ coerceTypes: 'array', useDefaults: true, removeAdditional: true, allErrors: false });
+  const jsonParts = new Ajv({ coerceTypes: false, useDefaults: true, removeAdditional: true, allErrors: false });
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? jsonParts : textParts).compile(schema));
+
   // JSON bodies and multipart uploads only: a plain-text POST (what a cross-site form can send) is refused
   app.removeContentTypeParser('text/plain');
   app.setErrorHandler((error, _req, reply) => sendError(reply, error, logInternal));
-  app.setNotFoundHandler((req, reply) => sendError(reply, notFound(`no such route: ${req.method} ${req.url.split('?')[0]!.slice(0, 200)}`), logInternal));
+  app.setNotFoundHandler((req, reply) =>
+    sendError(reply, notFound(`no such route: ${req.method} ${req.url.split('?')[0]!.slice(0, 200)}`), logInternal),
+  );
 
   await app.register(multipart, { limits: { fileSize: maxUploadBytes, files: 1, fields: 10, parts: 20, fieldSize: 10_000 } });
   registerImageRoutes(app, context);
@@ -241,7 +258,15 @@ export async function createServer(options: ServerOptions): Promise<ConvlensServ
 
   const webDir = options.webDir === undefined ? builtWebDir() : options.webDir === null ? null : resolve(options.webDir);
   if (webDir !== null && existsSync(join(webDir, 'index.html'))) {
-    await app.register(fastifyStatic, { root: webDir, prefix: '/', index: 'index.html', dotfiles: 'deny', wildcard: true, cacheControl: true, maxAge: 0 });
+    await app.register(fastifyStatic, {
+      root: webDir,
+      prefix: '/',
+      index: 'index.html',
+      dotfiles: 'deny',
+      wildcard: true,
+      cacheControl: true,
+      maxAge: 0,
+    });
   } else {
     app.get('/', async (_req, reply) =>
       reply.type('text/plain; charset=utf-8').send('convlens: the web app is not built (run "npm run build"); the API is under /api/\n'),
@@ -266,7 +291,8 @@ export async function createServer(options: ServerOptions): Promise<ConvlensServ
         const code = (e as NodeJS.ErrnoException).code;
         if (code === 'EADDRINUSE') throw new ConvlensError('E_USAGE', `port ${port} is in use (choose another with --port)`);
         if (code === 'EACCES') throw new ConvlensError('E_USAGE', `not allowed to listen on port ${port} (choose one above 1023)`);
-        if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') throw new ConvlensError('E_USAGE', `cannot listen on ${host} (not an address of this machine)`);
+        if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND')
+          throw new ConvlensError('E_USAGE', `cannot listen on ${host} (not an address of this machine)`);
         throw e;
       }
       const addr = app.server.address();

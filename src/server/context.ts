@@ -109,7 +109,9 @@ export class ServerContext {
     if (!req.isMultipart()) throw new HttpError(415, 'E_USAGE', 'send the image as multipart/form-data');
     let bytes: Buffer;
     try {
-      const part = await req.file({ limits: { fileSize: this.options.maxUploadBytes, files: 1, fields: 10, parts: 20, fieldSize: 10_000 } });
+      const part = await req.file({
+        limits: { fileSize: this.options.maxUploadBytes, files: 1, fields: 10, parts: 20, fieldSize: 10_000 },
+      });
       if (!part) throw new HttpError(400, 'E_USAGE', 'no file in the upload');
       bytes = await part.toBuffer();
     } catch (e) {
@@ -122,10 +124,13 @@ export class ServerContext {
     try {
       meta = await sharp(bytes, { limitInputPixels: this.maxPixels }).metadata();
     } catch (e) {
-      if (/pixel limit/i.test((e as Error).message)) throw new HttpError(413, 'E_TOO_LARGE', `the upload has more pixels than the ${this.maxPixels}-pixel limit`);
-      // a known signature whose data stops short is a cut-off upload, not something else
+      if (/pixel limit/i.test((e as Error).message))
+        throw new HttpError(413, 'E_TOO_LARGE', `the upload has more pixels than the ${this.maxPixels}-pixel limit`);
+      // a known signature with more than a bare header, whose data stops short, is a cut-off upload
       const mime = imageMimeType(bytes);
-      if (mime && looksTruncated(bytes, mime.slice('image/'.length))) throw new HttpError(422, 'E_TRUNCATED', 'the upload ends early (cut off)');
+      if (mime && bytes.length >= 64 && looksTruncated(bytes, mime.slice('image/'.length))) {
+        throw new HttpError(422, 'E_TRUNCATED', 'the upload ends early (cut off)');
+      }
       throw new HttpError(415, 'E_NOT_IMAGE', 'the upload is not an image in a format convlens reads');
     }
     if (!meta.format || meta.format === 'svg' || !meta.width || !meta.height) {
@@ -134,7 +139,8 @@ export class ServerContext {
     if (meta.width * meta.height > this.maxPixels) {
       throw new HttpError(413, 'E_TOO_LARGE', `${meta.width}×${meta.height} exceeds the ${this.maxPixels}-pixel limit`);
     }
-    if (looksTruncated(bytes, meta.format)) throw new HttpError(422, 'E_TRUNCATED', `the upload's ${meta.format} data ends early (cut off)`);
+    if (looksTruncated(bytes, meta.format))
+      throw new HttpError(422, 'E_TRUNCATED', `the upload's ${meta.format} data ends early (cut off)`);
     return { bytes, info: { bytes: bytes.length, width: meta.width, height: meta.height, format: meta.format } };
   }
 
@@ -194,7 +200,12 @@ export class ServerContext {
    * leads out is refused, not followed.
    */
   submitIndex(folder: string, prune: boolean, confine: string[]): JobInfo {
-    return this.jobs.submit('index', { folder: this.clientPath(folder), prune }, (ctx) => this.runIndex(folder, prune, confine, ctx), `index:${folder}`);
+    return this.jobs.submit(
+      'index',
+      { folder: this.clientPath(folder), prune },
+      (ctx) => this.runIndex(folder, prune, confine, ctx),
+      `index:${folder}`,
+    );
   }
 
   /** Index on a worker thread (inference there stalls no request); the catalogue reloads once, at the end. */
@@ -211,14 +222,21 @@ export class ServerContext {
         confine,
       };
       const summary = await indexOnThread(input, {
-          signal: ctx.signal,
-          graceMs: 30_000,
-          onProgress: (p) =>
-            ctx.progress(
-              'loading' in p
-                ? { stage: 'loading the network', done: 0, total: 0 }
-                : { stage: 'indexing', done: p.done, total: p.total, imagesPerSecond: p.imagesPerSecond, etaSeconds: p.etaSeconds, failed: p.failed },
-            ),
+        signal: ctx.signal,
+        graceMs: 30_000,
+        onProgress: (p) =>
+          ctx.progress(
+            'loading' in p
+              ? { stage: 'loading the network', done: 0, total: 0 }
+              : {
+                  stage: 'indexing',
+                  done: p.done,
+                  total: p.total,
+                  imagesPerSecond: p.imagesPerSecond,
+                  etaSeconds: p.etaSeconds,
+                  failed: p.failed,
+                },
+          ),
       });
       if (summary.error && summary.indexed === 0) throw new HttpError(409, summary.error.code, summary.error.message);
       const failed = summary.failed.map((f) => ({ ...f, path: this.clientPath(f.path) }));

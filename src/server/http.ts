@@ -60,7 +60,11 @@ export function errorReply(e: unknown): ErrorReply {
     const status = STATUS[e.code];
     if (status !== undefined) return { status, body: { error: { code: e.code, message: e.message } }, internal: false };
     if (e.code === 'E_DB') return { status: 409, body: { error: { code: e.code, message: e.message } }, internal: false };
-    return { status: 500, body: { error: { code: e.code, message: e.code === 'E_INTERNAL' ? 'internal error (see the server log)' : e.message } }, internal: true };
+    return {
+      status: 500,
+      body: { error: { code: e.code, message: e.code === 'E_INTERNAL' ? 'internal error (see the server log)' : e.message } },
+      internal: true,
+    };
   }
   const err = e as { code?: unknown; statusCode?: unknown; message?: unknown; name?: unknown } | null;
   if (err && typeof err.code === 'string' && FASTIFY[err.code]) {
@@ -70,7 +74,14 @@ export function errorReply(e: unknown): ErrorReply {
   if (err && err.name === 'AbortError') return { status: 409, body: { error: { code: 'E_USAGE', message: 'cancelled' } }, internal: false };
   const statusCode = err && typeof err.statusCode === 'number' ? err.statusCode : 500;
   if (statusCode >= 400 && statusCode < 500) {
-    const code = statusCode === 413 || statusCode === 431 ? 'E_TOO_LARGE' : statusCode === 403 ? 'E_PERMISSION' : statusCode === 404 ? 'E_NOT_FOUND' : 'E_USAGE';
+    const code =
+      statusCode === 413 || statusCode === 431
+        ? 'E_TOO_LARGE'
+        : statusCode === 403
+          ? 'E_PERMISSION'
+          : statusCode === 404
+            ? 'E_NOT_FOUND'
+            : 'E_USAGE';
     return { status: statusCode, body: { error: { code, message: cleanMessage(err?.message) } }, internal: false };
   }
   return { status: 500, body: { error: { code: 'E_INTERNAL', message: 'internal error (see the server log)' } }, internal: true };

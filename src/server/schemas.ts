@@ -10,7 +10,10 @@ import Type from 'typebox';
 
 const Nullable = <T extends Type.TSchema>(t: T) => Type.Union([t, Type.Null()]);
 
-export const ApiError = Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String() }) }, { description: 'every failure' });
+export const ApiError = Type.Object(
+  { error: Type.Object({ code: Type.String(), message: Type.String() }) },
+  { description: 'every failure' },
+);
 export const CodedError = Type.Object({ code: Type.String(), message: Type.String() });
 
 export const ClassScore = Type.Object({ index: Type.Integer(), wnid: Type.String(), label: Type.String(), probability: Type.Number() });
@@ -41,7 +44,12 @@ export const ImageDetail = Type.Object({
   displayable: Type.Boolean(),
 });
 
-export const ImageList = Type.Object({ total: Type.Integer(), offset: Type.Integer(), limit: Type.Integer(), items: Type.Array(ImageSummary) });
+export const ImageList = Type.Object({
+  total: Type.Integer(),
+  offset: Type.Integer(),
+  limit: Type.Integer(),
+  items: Type.Array(ImageSummary),
+});
 
 export const Settings = Type.Object({
   model: Type.String(),
@@ -114,7 +122,13 @@ export const JobProgress = Type.Object({
 });
 
 export const JobKind = Type.Union([Type.Literal('index'), Type.Literal('map'), Type.Literal('atlas'), Type.Literal('train')]);
-export const JobState = Type.Union([Type.Literal('queued'), Type.Literal('running'), Type.Literal('done'), Type.Literal('failed'), Type.Literal('cancelled')]);
+export const JobState = Type.Union([
+  Type.Literal('queued'),
+  Type.Literal('running'),
+  Type.Literal('done'),
+  Type.Literal('failed'),
+  Type.Literal('cancelled'),
+]);
 
 export const JobInfo = Type.Object({
   id: Type.String(),
@@ -171,7 +185,9 @@ export const TrainMetrics = Type.Object({
   folds: Type.Integer(),
   accuracy: Type.Number(),
   n: Type.Integer(),
-  classes: Type.Array(Type.Object({ label: Type.String(), precision: Type.Number(), recall: Type.Number(), f1: Type.Number(), support: Type.Integer() })),
+  classes: Type.Array(
+    Type.Object({ label: Type.String(), precision: Type.Number(), recall: Type.Number(), f1: Type.Number(), support: Type.Integer() }),
+  ),
   macro: Averages,
   weighted: Averages,
   confusion: Type.Object({ labels: Type.Array(Type.String()), matrix: Type.Array(Type.Array(Type.Integer())) }),
@@ -204,7 +220,9 @@ export const ClassList = Type.Object({
 
 // ---------- request parts ----------
 
-const Id = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'an image id' });
+/** Ids arrive as text: only plain decimal digits are an id ("0x1", "1e3", "1.0" are not). */
+const Id = Type.String({ pattern: '^[0-9]{1,15}$', description: 'an image id' });
+const IdNumber = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'an image id' });
 const Metric = Type.Union([Type.Literal('cosine'), Type.Literal('euclidean')], { default: 'cosine', description: 'cosine | euclidean' });
 const Text = (maxLength: number, description: string) => Type.String({ maxLength, pattern: '^[^\\u0000-\\u001f\\u007f]*$', description });
 export const MAX_K = 1000;
@@ -226,8 +244,13 @@ const MapParams = {
   minDist: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'umap only' })),
 };
 const Tile = Type.Optional(Type.Integer({ minimum: 8, maximum: 256, description: 'atlas tile side in px' }));
-const IdList = Type.Array(Id, { minItems: 1, maxItems: 100_000, description: 'image ids' });
-const Label = Type.String({ minLength: 1, maxLength: 100, pattern: '^[^\\u0000-\\u001f\\u007f]*$', description: '1-100 printable characters' });
+const IdList = Type.Array(IdNumber, { minItems: 1, maxItems: 100_000, description: 'image ids' });
+const Label = Type.String({
+  minLength: 1,
+  maxLength: 100,
+  pattern: '^[^\\u0000-\\u001f\\u007f]*$',
+  description: '1-100 printable characters',
+});
 
 // ---------- the routes ----------
 
@@ -252,7 +275,12 @@ export interface RouteSpec {
 const ok = (t: Type.TSchema, status = 200): Record<number, Type.TSchema> => ({ [status]: t });
 
 export const API = {
-  info: { method: 'GET', url: '/api/info', summary: 'the collection, its settings, maps, labels and this server', schema: { response: ok(Info) } },
+  info: {
+    method: 'GET',
+    url: '/api/info',
+    summary: 'the collection, its settings, maps, labels and this server',
+    schema: { response: ok(Info) },
+  },
   classes: {
     method: 'GET',
     url: '/api/classes',
@@ -276,7 +304,12 @@ export const API = {
       response: ok(ImageList),
     },
   },
-  image: { method: 'GET', url: '/api/images/:id', summary: 'one image: classes, label, prediction', schema: { params: IdParams, response: ok(ImageDetail) } },
+  image: {
+    method: 'GET',
+    url: '/api/images/:id',
+    summary: 'one image: classes, label, prediction',
+    schema: { params: IdParams, response: ok(ImageDetail) },
+  },
   thumbnail: {
     method: 'GET',
     url: '/api/images/:id/thumbnail',
@@ -336,7 +369,10 @@ export const API = {
     method: 'GET',
     url: '/api/map',
     summary: 'a computed map: by key, by its parameters, or (none given) the newest of the current images; 404 when not computed',
-    schema: { querystring: Type.Object({ key: Type.Optional(Text(100, 'a map key')), method: Type.Optional(MapMethod), ...MapParams }), response: ok(MapResult) },
+    schema: {
+      querystring: Type.Object({ key: Type.Optional(Text(100, 'a map key')), method: Type.Optional(MapMethod), ...MapParams }),
+      response: ok(MapResult),
+    },
   },
   computeMap: {
     method: 'POST',
@@ -388,15 +424,35 @@ export const API = {
     status: 202,
     schema: {
       body: Type.Object({
-        head: Type.Optional(Type.Union([Type.Literal('knn'), Type.Literal('softmax'), Type.Literal('svm')], { default: 'knn', description: 'knn | softmax | svm' })),
+        head: Type.Optional(
+          Type.Union([Type.Literal('knn'), Type.Literal('softmax'), Type.Literal('svm')], {
+            default: 'knn',
+            description: 'knn | softmax | svm',
+          }),
+        ),
         k: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: 'knn neighbours (default: chosen by cross-validation)' })),
       }),
       response: ok(JobInfo, 202),
     },
   },
-  predictions: { method: 'GET', url: '/api/predictions', summary: "the last trained head's prediction for every image", schema: { response: ok(Predictions) } },
-  jobs: { method: 'GET', url: '/api/jobs', summary: 'jobs, newest first (results left out)', schema: { response: ok(Type.Object({ jobs: Type.Array(JobInfo) })) } },
-  job: { method: 'GET', url: '/api/jobs/:id', summary: 'one job with its progress and result', schema: { params: JobIdParams, response: ok(JobInfo) } },
+  predictions: {
+    method: 'GET',
+    url: '/api/predictions',
+    summary: "the last trained head's prediction for every image",
+    schema: { response: ok(Predictions) },
+  },
+  jobs: {
+    method: 'GET',
+    url: '/api/jobs',
+    summary: 'jobs, newest first (results left out)',
+    schema: { response: ok(Type.Object({ jobs: Type.Array(JobInfo) })) },
+  },
+  job: {
+    method: 'GET',
+    url: '/api/jobs/:id',
+    summary: 'one job with its progress and result',
+    schema: { params: JobIdParams, response: ok(JobInfo) },
+  },
   jobEvents: {
     method: 'GET',
     url: '/api/jobs/:id/events',
@@ -404,7 +460,12 @@ export const API = {
     produces: 'text/event-stream',
     schema: { params: JobIdParams },
   },
-  cancelJob: { method: 'DELETE', url: '/api/jobs/:id', summary: 'cancel a queued or running job', schema: { params: JobIdParams, response: ok(JobInfo) } },
+  cancelJob: {
+    method: 'DELETE',
+    url: '/api/jobs/:id',
+    summary: 'cancel a queued or running job',
+    schema: { params: JobIdParams, response: ok(JobInfo) },
+  },
   indexJob: {
     method: 'POST',
     url: '/api/jobs',

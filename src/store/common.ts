@@ -11,9 +11,13 @@ export function checkSettings(current: EmbeddingSettings, asked: EmbeddingSettin
     (k) => `${k} ${current[k] ?? 'none'} (asked: ${asked[k] ?? 'none'})`,
   );
   if (diffs.length > 0) {
-    throw new ConvlensError('E_SETTINGS_MISMATCH', `this collection holds embeddings made with ${diffs.join(', ')}; use the same settings or another --db`, {
-      file: location,
-    });
+    throw new ConvlensError(
+      'E_SETTINGS_MISMATCH',
+      `this collection holds embeddings made with ${diffs.join(', ')}; use the same settings or another --db`,
+      {
+        file: location,
+      },
+    );
   }
 }
 

@@ -243,7 +243,9 @@ export class SqliteStore implements CollectionStore {
   }
 
   private migrate(): void {
-    const tables = new Set((this.db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table'`).all() as { name: string }[]).map((r) => r.name));
+    const tables = new Set(
+      (this.db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table'`).all() as { name: string }[]).map((r) => r.name),
+    );
     if (!tables.has('meta')) {
       if (tables.size > 0) throw new ConvlensError('E_DB', 'this SQLite file is not a convlens database', { file: this.location });
       if (this.readonly) throw new ConvlensError('E_DB', 'empty database (nothing indexed yet)', { file: this.location });
@@ -266,7 +268,10 @@ export class SqliteStore implements CollectionStore {
       this.db.exec(SCHEMA); // indexes added since, if any
       return;
     }
+    // legacy_alter_table: renaming the old tables must not rewrite the references other tables
+    // (thumbnails) hold to "images": they are meant for the new table of that name
     this.db.pragma('foreign_keys = OFF');
+    this.db.pragma('legacy_alter_table = ON');
     try {
       this.db.transaction(() => {
         if (tables.has('meta') && version < 2) {
@@ -278,11 +283,12 @@ export class SqliteStore implements CollectionStore {
           this.dropNonFinite();
         }
         this.db.exec(SCHEMA);
-        this.db.prepare(`INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`).run(
-          String(SCHEMA_VERSION),
-        );
+        this.db
+          .prepare(`INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`)
+          .run(String(SCHEMA_VERSION));
       })();
     } finally {
+      this.db.pragma('legacy_alter_table = OFF');
       this.db.pragma('foreign_keys = ON');
     }
   }
@@ -296,12 +302,14 @@ export class SqliteStore implements CollectionStore {
       `UPDATE images SET embedding = NULL, top5 = NULL, top1 = NULL, zero_fraction = NULL, hash = NULL,
          error_code = 'E_MODEL', error_message = 'its stored embedding was not finite; the next index embeds it again' WHERE id = ?`,
     );
+    const bad: number[] = [];
     for (const r of this.db.prepare('SELECT id, embedding FROM images WHERE embedding IS NOT NULL').iterate() as Iterable<{
       id: number;
       embedding: Buffer;
     }>) {
-      if (!allFinite(blobToFloat32(r.embedding))) clear.run(r.id);
+      if (!allFinite(blobToFloat32(r.embedding))) bad.push(r.id);
     }
+    for (const id of bad) clear.run(id);
   }
 
   async close(): Promise<void> {
@@ -553,15 +561,15 @@ export class SqliteStore implements CollectionStore {
   async count(): Promise<Counts> {
     return this.run(
       'reading the collection',
-      () =>
-        this.st('SELECT count(*) AS images, count(embedding) AS embedded, count(error_code) AS failed FROM images').get() as Counts,
+      () => this.st('SELECT count(*) AS images, count(embedding) AS embedded, count(error_code) AS failed FROM images').get() as Counts,
     );
   }
 
   async image(id: number): Promise<ImageRow | null> {
     const r = this.run(
       'reading the collection',
-      () => this.st(`SELECT ${IMAGE_COLUMNS} FROM images i JOIN roots r ON r.id = i.root_id WHERE i.id = ?`).get(id) as RawImageRow | undefined,
+      () =>
+        this.st(`SELECT ${IMAGE_COLUMNS} FROM images i JOIN roots r ON r.id = i.root_id WHERE i.id = ?`).get(id) as RawImageRow | undefined,
     );
     return r ? toImageRow(r) : null;
   }
@@ -571,8 +579,7 @@ export class SqliteStore implements CollectionStore {
       'reading the collection',
       () =>
         this.st(`SELECT ${IMAGE_COLUMNS} FROM images i JOIN roots r ON r.id = i.root_id WHERE i.file = ?`).get(encodePath(file)) as
-          | RawImageRow
-          | undefined,
+          RawImageRow | undefined,
     );
     return r ? toImageRow(r) : null;
   }
@@ -591,16 +598,19 @@ export class SqliteStore implements CollectionStore {
   }
 
   async embedding(id: number): Promise<Float32Array | null> {
-    const r = this.run('reading the collection', () => this.st('SELECT embedding FROM images WHERE id = ?').get(id) as { embedding: Buffer | null } | undefined);
+    const r = this.run(
+      'reading the collection',
+      () => this.st('SELECT embedding FROM images WHERE id = ?').get(id) as { embedding: Buffer | null } | undefined,
+    );
     return r?.embedding ? blobToFloat32(r.embedding) : null;
   }
 
-  async embeddings(options: { shared?: boolean } = {}): Promise<{ ids: Int32Array; matrix: Matrix }> {
+  async embeddings(): Promise<{ ids: Int32Array; matrix: Matrix }> {
     return this.run('reading the collection', () => {
       const dim = (JSON.parse(this.metaSync('settings') ?? '{"dim":0}') as { dim: number }).dim;
       const { embedded } = this.st('SELECT count(embedding) AS embedded FROM images').get() as { embedded: number };
       const ids = new Int32Array(embedded);
-      const m = matrix(embedded, dim, options.shared ? new Float32Array(new SharedArrayBuffer(embedded * dim * 4)) : undefined);
+      const m = matrix(embedded, dim);
       const bytes = Buffer.from(m.data.buffer);
       let i = 0;
       for (const r of this.st('SELECT id, embedding FROM images WHERE embedding IS NOT NULL ORDER BY id').iterate() as Iterable<{
@@ -609,7 +619,9 @@ export class SqliteStore implements CollectionStore {
       }>) {
         if (i >= embedded) break; // rows added since count(): picked up next time
         if (r.embedding.length !== dim * 4) {
-          throw new ConvlensError('E_DB', `image ${r.id}: embedding of ${r.embedding.length / 4} values, expected ${dim}`, { file: this.location });
+          throw new ConvlensError('E_DB', `image ${r.id}: embedding of ${r.embedding.length / 4} values, expected ${dim}`, {
+            file: this.location,
+          });
         }
         bytes.set(r.embedding, i * dim * 4);
         ids[i] = r.id;
@@ -640,7 +652,10 @@ export class SqliteStore implements CollectionStore {
   }
 
   async thumbnail(id: number): Promise<Buffer | null> {
-    const r = this.run('reading the collection', () => this.st('SELECT data FROM thumbnails WHERE image_id = ?').get(id) as { data: Buffer } | undefined);
+    const r = this.run(
+      'reading the collection',
+      () => this.st('SELECT data FROM thumbnails WHERE image_id = ?').get(id) as { data: Buffer } | undefined,
+    );
     return r?.data ?? null;
   }
 
@@ -684,7 +699,11 @@ export class SqliteStore implements CollectionStore {
   async labels(): Promise<Map<number, string>> {
     const rows = this.run(
       'reading the collection',
-      () => this.st('SELECT i.id, l.label FROM labels l JOIN images i ON i.file = l.file ORDER BY i.id').all() as { id: number; label: string }[],
+      () =>
+        this.st('SELECT i.id, l.label FROM labels l JOIN images i ON i.file = l.file ORDER BY i.id').all() as {
+          id: number;
+          label: string;
+        }[],
     );
     return new Map(rows.map((r) => [r.id, r.label]));
   }
@@ -704,13 +723,19 @@ export class SqliteStore implements CollectionStore {
       'reading the collection',
       () =>
         this.st('SELECT method, params, created_at, ids, coords, info FROM projections WHERE key = ?').get(key) as
-          | { method: string; params: string; created_at: number; ids: Buffer; coords: Buffer; info: string | null }
-          | undefined,
+          { method: string; params: string; created_at: number; ids: Buffer; coords: Buffer; info: string | null } | undefined,
     );
     if (!r) return null;
     const ids = new Int32Array(r.ids.length / 4);
     Buffer.from(ids.buffer).set(r.ids);
-    return { method: r.method, params: JSON.parse(r.params), createdAt: r.created_at, ids, coords: blobToFloat32(r.coords), info: r.info ? JSON.parse(r.info) : {} };
+    return {
+      method: r.method,
+      params: JSON.parse(r.params),
+      createdAt: r.created_at,
+      ids,
+      coords: blobToFloat32(r.coords),
+      info: r.info ? JSON.parse(r.info) : {},
+    };
   }
 
   async saveProjection(key: string, p: Omit<StoredMap, 'createdAt' | 'info'> & { info?: Record<string, unknown> }): Promise<void> {

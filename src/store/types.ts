@@ -175,11 +175,8 @@ export interface CollectionStore {
   /** Rows in id order, with paging. */
   images(options?: { offset?: number; limit?: number; embeddedOnly?: boolean; failedOnly?: boolean }): Promise<ImageRow[]>;
   embedding(id: number): Promise<Float32Array | null>;
-  /**
-   * Every embedding in id order, as one matrix (ids[i] is row i). `shared`: on a
-   * SharedArrayBuffer, so worker threads read it in place.
-   */
-  embeddings(options?: { shared?: boolean }): Promise<{ ids: Int32Array; matrix: Matrix }>;
+  /** Every embedding in id order, as one matrix (ids[i] is row i). */
+  embeddings(): Promise<{ ids: Int32Array; matrix: Matrix }>;
   /** Changes whenever embedded rows are added, replaced or removed. */
   embeddingsVersion(): Promise<string>;
   /** Changes whenever anything is committed (cheap; to know when to look again). */

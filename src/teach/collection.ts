@@ -5,7 +5,16 @@
  */
 import { ConvlensError } from '../core/errors.js';
 import { matrix } from '../core/matrix.js';
-import { complement, evaluate, selectRows, stratifiedKFold, trainHead, type Head, type HeadType, type TrainHeadOptions } from '../heads/index.js';
+import {
+  complement,
+  evaluate,
+  selectRows,
+  stratifiedKFold,
+  trainHead,
+  type Head,
+  type HeadType,
+  type TrainHeadOptions,
+} from '../heads/index.js';
 import type { CollectionStore } from '../store/index.js';
 
 export interface CollectionTrainOptions {
@@ -53,7 +62,8 @@ const MAX_FOLDS = 5;
 
 function headOptions(o: CollectionTrainOptions): TrainHeadOptions {
   const seed = o.seed ?? 0;
-  if ((o.head ?? 'knn') === 'knn') return { type: 'knn', seed, ...(o.k !== undefined ? { k: o.k } : {}), ...(o.knnMetric ? { metric: o.knnMetric } : {}) };
+  if ((o.head ?? 'knn') === 'knn')
+    return { type: 'knn', seed, ...(o.k !== undefined ? { k: o.k } : {}), ...(o.knnMetric ? { metric: o.knnMetric } : {}) };
   return { type: o.head as 'softmax' | 'svm', seed };
 }
 
@@ -73,7 +83,8 @@ export async function trainOnCollection(store: CollectionStore, options: Collect
   if (perClass.size < 2) {
     throw new ConvlensError(
       'E_USAGE',
-      `label images of at least two classes first (found ${perClass.size}: ${[...perClass.keys()].join(', ') || 'none'}; see "convlens label")`,
+      `label images of at least two classes first ` +
+        `(found ${perClass.size}: ${[...perClass.keys()].join(', ') || 'none'}; see "convlens label")`,
     );
   }
   const x = selectRows(all, trainRows);
@@ -119,6 +130,8 @@ export async function trainOnCollection(store: CollectionStore, options: Collect
     rows.forEach((r, i) => block.data.set(all.data.subarray(r * all.cols, (r + 1) * all.cols), i * all.cols));
     head.predict(block).forEach((p, j) => predictions.push({ id: ids[rows[j]!]!, label: p.label, probability: p.probability }));
   }
-  const labelled = [...perClass.entries()].map(([label, count]) => ({ label, count })).sort((a, b) => b.count - a.count || (a.label < b.label ? -1 : 1));
+  const labelled = [...perClass.entries()]
+    .map(([label, count]) => ({ label, count }))
+    .sort((a, b) => b.count - a.count || (a.label < b.label ? -1 : 1));
   return { head, labelled, metrics, note, predictions };
 }

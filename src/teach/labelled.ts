@@ -97,13 +97,18 @@ export async function embedLabelled(
   const dbPath = options.db ?? embeddingCachePath(lens, options.cacheDir, options.variant);
   const store = SqliteStore.open(dbPath, { create: true });
   try {
-    const summary = await indexFiles(store, lens, items.map((it) => it.path), {
-      thumbnailSize: 0,
-      command: 'train (embedding cache)',
-      lockWaitMs: 60_000,
-      ...(options.variant ? { variant: options.variant } : {}),
-      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-    });
+    const summary = await indexFiles(
+      store,
+      lens,
+      items.map((it) => it.path),
+      {
+        thumbnailSize: 0,
+        command: 'train (embedding cache)',
+        lockWaitMs: 60_000,
+        ...(options.variant ? { variant: options.variant } : {}),
+        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      },
+    );
     if (summary.error) throw new ConvlensError(summary.error.code, summary.error.message, { file: dbPath });
     const kept = items.filter((it) => summary.ids.has(it.path));
     const dim = lens.settings.dim;

@@ -19,7 +19,10 @@ export interface TrainTaskResult {
   predictions: CollectionPrediction[];
 }
 
-export async function train(input: TrainTaskInput, ctx: TaskContext<{ stage: string; done: number; total: number }>): Promise<TrainTaskResult> {
+export async function train(
+  input: TrainTaskInput,
+  ctx: TaskContext<{ stage: string; done: number; total: number }>,
+): Promise<TrainTaskResult> {
   const store = await openStore(input.location, { readonly: true });
   try {
     const r = await trainOnCollection(store, {
@@ -37,6 +40,9 @@ export async function train(input: TrainTaskInput, ctx: TaskContext<{ stage: str
 }
 
 /** `train` on a worker thread of its own (what a server's training job runs). */
-export function trainOnThread(input: TrainTaskInput, options: CallOptions<{ stage: string; done: number; total: number }> = {}): Promise<TrainTaskResult> {
+export function trainOnThread(
+  input: TrainTaskInput,
+  options: CallOptions<{ stage: string; done: number; total: number }> = {},
+): Promise<TrainTaskResult> {
   return runTask(import.meta.url, 'task', 'train', input, options);
 }

@@ -84,7 +84,9 @@ describe('convlens embed', () => {
     expect(r.code).toBe(2);
     const m = readNpy(out);
     expect([m.rows, m.cols]).toEqual([2, 1000]);
-    expect(readFileSync(join(fx.dir, 'emb.files.txt'), 'utf8')).toBe(`${fx.cats.jpeg}\n${fx.cats.webp}\n`);
+    expect(readFileSync(join(fx.dir, 'emb.files.jsonl'), 'utf8')).toBe(
+      `${JSON.stringify(fx.cats.jpeg)}\n${JSON.stringify(fx.cats.webp)}\n`,
+    );
     const sum = m.data.subarray(0, 1000).reduce((a, b) => a + b, 0);
     expect(sum).toBeCloseTo(1, 4); // fc1000 is the softmax output
     const unknown = await runCli(['embed', CAT, '--layer', 'nope']);

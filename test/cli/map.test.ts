@@ -3,9 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { indexFolders, Store } from '../../src/collection/index.js';
+import { Collection } from '../../src/collection/index.js';
 import { matrix } from '../../src/core/index.js';
-import { ConvLens } from '../../src/pipeline/index.js';
 import { knnAccuracy } from '../../src/projection/index.js';
 import { runCli } from '../helpers/cli.js';
 import { FLOWERS } from '../helpers/flowers.js';
@@ -14,11 +13,9 @@ import { EXAMPLES, skipNote } from '../helpers/paths.js';
 const tmp = mkdtempSync(join(tmpdir(), 'convlens-map-'));
 
 async function indexInto(db: string, folder: string, resize: 'squash' | 'crop'): Promise<void> {
-  const lens = await ConvLens.load({ resize });
-  const store = Store.open(db, { create: true });
-  await indexFolders(store, lens, [folder]);
-  store.close();
-  await lens.dispose();
+  const c = await Collection.open(db, { create: true, lens: { resize } });
+  await c.index([folder]);
+  await c.close();
 }
 
 describe('convlens map on the example photos', () => {

@@ -46,7 +46,8 @@ for (const mode of ['crop', 'squash'] as const) {
         const head = trainHead(xTr, yTr, { type, seed: 42 });
         const report = evaluateHead(head, xVa, yVa);
         console.log(
-          `flowers ${mode} ${type}: held-out accuracy ${report.accuracy.toFixed(4)} (${report.n} images), config ${JSON.stringify(head.state().config)}`,
+          `flowers ${mode} ${type}: held-out accuracy ${report.accuracy.toFixed(4)} (${report.n} images), ` +
+            `config ${JSON.stringify(head.state().config)}`,
         );
         expect(report.accuracy).toBeGreaterThanOrEqual(FLOOR[mode]![type]);
         const dir = mkdtempSync(join(tmpdir(), 'convlens-flowers-'));

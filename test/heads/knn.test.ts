@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { fromRows, isConvlensError } from '../../src/core/index.js';
-import { evaluateHead, KnnHead, selectRows, stratifiedSplit, syntheticEmbeddings, trainKnn } from '../../src/heads/index.js';
+import { evaluateHead, KnnHead, selectRows, stratifiedSplit, trainKnn } from '../../src/heads/index.js';
+import { syntheticClasses } from '../helpers/synthetic-classes.js';
 
 describe('trainKnn', () => {
   it('votes by 1/distance and normalises the votes', () => {
@@ -34,7 +35,7 @@ describe('trainKnn', () => {
   });
 
   it('learns Gaussian classes, choosing k and the metric by cross-validation', () => {
-    const { x, labels } = syntheticEmbeddings({ classes: 3, perClass: 50, dim: 64, separation: 8, seed: 4 });
+    const { x, labels } = syntheticClasses({ classes: 3, perClass: 50, dim: 64, separation: 8, seed: 4 });
     const s = stratifiedSplit(labels, 0.2, { seed: 1 });
     const head = trainKnn(
       selectRows(x, s.train),
@@ -62,7 +63,7 @@ describe('trainKnn', () => {
   it('keeps groups together while choosing k', () => {
     // every row has a near twin (an "augmented copy"): without groups the twin is in training for
     // most validation rows, its 1/distance vote decides, and cross-validation looks too good
-    const base = syntheticEmbeddings({ classes: 2, perClass: 30, dim: 16, separation: 2, seed: 9 });
+    const base = syntheticClasses({ classes: 2, perClass: 30, dim: 16, separation: 2, seed: 9 });
     const rows: number[][] = [];
     const labels: string[] = [];
     const groups: number[] = [];
@@ -83,7 +84,7 @@ describe('trainKnn', () => {
   });
 
   it('defaults to cosine on square-rooted rows, with k from cross-validation', () => {
-    const { x, labels } = syntheticEmbeddings({ classes: 2, perClass: 20, dim: 8, seed: 5 });
+    const { x, labels } = syntheticClasses({ classes: 2, perClass: 20, dim: 8, seed: 5 });
     const head = trainKnn(x, labels);
     expect(head.metric).toBe('cosine');
     expect(head.scaling.kind).toBe('sqrt');

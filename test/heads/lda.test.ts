@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { encodeLabels, evaluateHead, selectRows, stratifiedSplit, syntheticEmbeddings, trainSoftmax } from '../../src/heads/index.js';
+import { encodeLabels, evaluateHead, selectRows, stratifiedSplit, trainSoftmax } from '../../src/heads/index.js';
+import { syntheticClasses } from '../helpers/synthetic-classes.js';
 import { ldaWeights } from '../../src/heads/lda.js';
 import { linearProblem } from '../../src/heads/reduce.js';
 
@@ -23,7 +24,7 @@ function solve(a: number[][], b: number[]): number[] {
 }
 
 describe('shrinkage LDA prior', () => {
-  const { x, labels } = syntheticEmbeddings({ classes: 3, perClass: 12, dim: 10, separation: 4, seed: 8 });
+  const { x, labels } = syntheticClasses({ classes: 3, perClass: 12, dim: 10, separation: 4, seed: 8 });
   const { y } = encodeLabels(labels);
   const n = x.rows;
   const d = x.cols;
@@ -52,7 +53,7 @@ describe('shrinkage LDA prior', () => {
 
   it('gives the same decisions in the reduced space as in full', () => {
     // 36 rows in 60-d: the reduced problem holds the same LDA, expressed in its own coordinates
-    const wide = syntheticEmbeddings({ classes: 3, perClass: 12, dim: 60, separation: 4, seed: 9 });
+    const wide = syntheticClasses({ classes: 3, perClass: 12, dim: 60, separation: 4, seed: 9 });
     const lp = linearProblem(wide.x.data, 36, 60, y);
     const full = ldaWeights({ x: wide.x.data, n: 36, d: 60, y }, 3, 0.5, 60);
     const red = ldaWeights(lp.full, 3, 0.5, 60);
@@ -62,7 +63,7 @@ describe('shrinkage LDA prior', () => {
   });
 
   it('softmax with the LDA prior learns, records its calibration, and is no worse than weight decay', () => {
-    const data = syntheticEmbeddings({ classes: 4, perClass: 40, dim: 256, separation: 5, seed: 13 });
+    const data = syntheticClasses({ classes: 4, perClass: 40, dim: 256, separation: 5, seed: 13 });
     const s = stratifiedSplit(data.labels, 0.25, { seed: 1 });
     const xTr = selectRows(data.x, s.train);
     const yTr = s.train.map((i) => data.labels[i]!);

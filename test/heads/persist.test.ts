@@ -10,17 +10,17 @@ import {
   saveModelDir,
   selectRows,
   stratifiedSplit,
-  syntheticEmbeddings,
   trainHead,
   type BackboneInfo,
   type Head,
   type HeadType,
 } from '../../src/heads/index.js';
+import { syntheticClasses } from '../helpers/synthetic-classes.js';
 
 const root = mkdtempSync(join(tmpdir(), 'convlens-heads-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-const { x, labels } = syntheticEmbeddings({ classes: 3, perClass: 30, dim: 48, separation: 6, seed: 21 });
+const { x, labels } = syntheticClasses({ classes: 3, perClass: 30, dim: 48, separation: 6, seed: 21 });
 const s = stratifiedSplit(labels, 0.2, { seed: 2 });
 const xTr = selectRows(x, s.train);
 const yTr = s.train.map((i) => labels[i]!);

@@ -9,9 +9,9 @@ import {
   softmaxObjective,
   stratifiedSplit,
   svmObjective,
-  syntheticEmbeddings,
   trainSoftmax,
 } from '../../src/heads/index.js';
+import { syntheticClasses } from '../helpers/synthetic-classes.js';
 import { lbfgs } from '../../src/heads/lbfgs.js';
 import { linearProblem } from '../../src/heads/reduce.js';
 import { applyScaling, fitScaling } from '../../src/heads/scaling.js';
@@ -91,7 +91,7 @@ describe('linear objectives', () => {
   it('reduced problem gives the same model as the full one', () => {
     // 60 rows in 200-d: trainSoftmax reduces (and centres); compare with L-BFGS on the centred,
     // scaled features in full
-    const { x, labels } = syntheticEmbeddings({ classes: 3, perClass: 20, dim: 200, separation: 5, seed: 2 });
+    const { x, labels } = syntheticClasses({ classes: 3, perClass: 20, dim: 200, separation: 5, seed: 2 });
     const { y } = encodeLabels(labels);
     const xs = applyScaling(x, fitScaling(x, 'sqrt'));
     const n = x.rows;
@@ -114,7 +114,7 @@ describe('linear objectives', () => {
 });
 
 describe('trainSoftmax', () => {
-  const data = syntheticEmbeddings({ classes: 4, perClass: 40, dim: 256, separation: 6, seed: 11 });
+  const data = syntheticClasses({ classes: 4, perClass: 40, dim: 256, separation: 6, seed: 11 });
   const s = split(data.x, data.labels);
 
   it('learns Gaussian classes and chooses λ by cross-validation', () => {

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { evaluateHead, selectRows, stratifiedSplit, syntheticEmbeddings, trainSoftmax, trainSvm } from '../../src/heads/index.js';
+import { evaluateHead, selectRows, stratifiedSplit, trainSoftmax, trainSvm } from '../../src/heads/index.js';
+import { syntheticClasses } from '../helpers/synthetic-classes.js';
 import { fitTemperature } from '../../src/heads/cv.js';
 
 describe('trainSvm', () => {
-  const { x, labels } = syntheticEmbeddings({ classes: 4, perClass: 40, dim: 256, separation: 6, seed: 12 });
+  const { x, labels } = syntheticClasses({ classes: 4, perClass: 40, dim: 256, separation: 6, seed: 12 });
   const s = stratifiedSplit(labels, 0.25, { seed: 3 });
   const xTr = selectRows(x, s.train);
   const yTr = s.train.map((i) => labels[i]!);

@@ -4,7 +4,7 @@
  * them pays for the network once.
  */
 import { join } from 'node:path';
-import { embedLabelled, readLabelledSet, type EmbeddedSet } from '../../src/collection/index.js';
+import { embedLabelled, readLabelledSet, type EmbeddedSet } from '../../src/teach/index.js';
 import { ConvLens } from '../../src/pipeline/index.js';
 import { sharedDataPath } from './paths.js';
 

@@ -59,7 +59,7 @@ describe('ConvLens', () => {
   });
 
   it('reports its settings and refuses bad options', async () => {
-    expect(lens.settings).toEqual({ model: 'keras-resnet50-imagenet', layer: 'avg_pool', resize: 'squash', dim: 2048 });
+    expect(lens.settings).toEqual({ model: 'keras-resnet50-imagenet', layer: 'avg_pool', resize: 'crop', dim: 2048 });
     await expect(ConvLens.load({ resize: 'stretch' as never })).rejects.toMatchObject({ code: 'E_USAGE' });
     await expect(ConvLens.load({ batchSize: 0 })).rejects.toMatchObject({ code: 'E_USAGE' });
     await expect(ConvLens.load({ layer: 'no_such_layer' })).rejects.toMatchObject({ code: 'E_USAGE' });

@@ -3,7 +3,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { matrix } from '../../src/core/index.js';
-import { gaussianClusters, knnAccuracy, mapQuality, neighbourhoodPreservation, trustworthiness } from '../../src/projection/index.js';
+import { knnAccuracy, mapQuality, neighbourhoodPreservation, trustworthiness } from '../../src/projection/index.js';
+import { gaussianClusters } from '../helpers/synthetic-clusters.js';
 
 const reference = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'sklearn-reference.json'), 'utf8')) as {
   metrics: { trustworthiness: Record<string, number>; neighbourhoodPreservation10: number };

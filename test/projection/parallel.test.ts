@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Random, matrix } from '../../src/core/index.js';
 import { pca } from '../../src/projection/index.js';
 import { exactKnnSteps } from '../../src/projection/knn.js';
-import { Helper, allocator } from '../../src/projection/parallel.js';
+import { Helper, allocator, type ShareName } from '../../src/projection/parallel.js';
 import { drain } from '../../src/projection/steps.js';
 
 /** Adds 1 to every other element: thread t takes the elements of parity t. */
@@ -10,22 +10,20 @@ function bump(thread: number, threads: number, b: { values: Int32Array }): void 
   for (let i = thread; i < b.values.length; i += threads) b.values[i]! += 1;
 }
 
-function failing(): void {
-  throw new Error('kernel failure');
-}
-
 describe('worker helper', () => {
-  it('runs the kernel source on a second thread over shared memory', () => {
-    const values = allocator(true).i32(1000);
-    const helper = new Helper(bump, [bump], { values }, 2);
-    for (let round = 0; round < 5; round++) helper.run();
-    expect(helper.threaded).toBe(true);
-    helper.close();
-    expect(helper.threaded).toBe(false);
-    expect(values.every((v) => v === 5)).toBe(true);
+  it('runs a kernel on a second thread over shared memory (the worker module imports it by name)', () => {
+    const r = new Random(3);
+    const n = 600;
+    const d = 16;
+    const data = new Float64Array(n * d).map(() => r.normal());
+    const before = Helper.failures;
+    const two = drain(exactKnnSteps(data, n, d, 5, 2));
+    const one = drain(exactKnnSteps(data, n, d, 5, 1));
+    expect(Helper.failures).toBe(before);
+    expect(Array.from(two.indices)).toEqual(Array.from(one.indices));
   });
 
-  it('does the share itself when the worker fails, and counts the failure', () => {
+  it('does the share itself when the worker cannot run it, and counts the failure', () => {
     const before = Helper.failures;
     const values = allocator(true).i32(10);
     let calls = 0;
@@ -33,25 +31,14 @@ describe('worker helper', () => {
       calls++;
       bump(thread, threads, b);
     };
-    // the worker's source defines `failing` as its share: it throws on the first command
-    Object.defineProperty(share, 'name', { value: 'failing' });
-    const helper = new Helper(share, [failing], { values }, 2);
-    helper.run();
-    expect(helper.threaded).toBe(false);
-    expect(Helper.failures).toBe(before + 1);
-    expect(calls).toBe(2);
-    expect(values.every((v) => v === 1)).toBe(true);
-  });
-
-  it('gives up a worker whose share is missing from its source, without waiting long', () => {
-    const before = Helper.failures;
-    const values = allocator(true).i32(10);
-    const helper = new Helper(bump, [failing], { values }, 2);
+    // the worker knows no kernel by this name: it fails on the first command
+    const helper = new Helper('no-such-kernel' as ShareName, share, { values }, 2);
     const started = Date.now();
     helper.run();
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(helper.threaded).toBe(false);
     expect(Helper.failures).toBe(before + 1);
+    expect(calls).toBe(2);
     expect(values.every((v) => v === 1)).toBe(true);
   });
 

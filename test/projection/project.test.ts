@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { matrix } from '../../src/core/index.js';
-import { gaussianClusters, knnAccuracy, pca, project } from '../../src/projection/index.js';
+import { knnAccuracy, pca, project } from '../../src/projection/index.js';
+import { gaussianClusters } from '../helpers/synthetic-clusters.js';
 
 describe('project', () => {
   const { data, labels } = gaussianClusters(300, 64, 3, 21, 2);

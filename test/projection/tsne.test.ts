@@ -3,7 +3,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { matrix, type Matrix } from '../../src/core/index.js';
-import { TSNE, gaussianClusters, knnAccuracy, mapQuality } from '../../src/projection/index.js';
+import { TSNE, knnAccuracy, mapQuality } from '../../src/projection/index.js';
+import { gaussianClusters } from '../helpers/synthetic-clusters.js';
 
 interface VariantSummary {
   summary: Record<string, { mean: number; min: number; max: number }>;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { UMAP, gaussianClusters, knnAccuracy } from '../../src/projection/index.js';
+import { UMAP, knnAccuracy } from '../../src/projection/index.js';
+import { gaussianClusters } from '../helpers/synthetic-clusters.js';
 
 describe('UMAP (umap-js)', () => {
   const { data, labels } = gaussianClusters(300, 80, 4, 5, 1.5);

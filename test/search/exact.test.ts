@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConvlensError, Random, matrix, row, type Matrix } from '../../src/core/index.js';
-import { ExactIndex, similarities, syntheticEmbeddings, type Metric, type Neighbor, type SearchOptions } from '../../src/search/index.js';
+import { ExactIndex, similarities, type Metric, type Neighbor, type SearchOptions } from '../../src/search/index.js';
+import { syntheticEmbeddings } from '../helpers/synthetic-embeddings.js';
 
 /** Float64 brute force: every score, sorted best first with ties in row order, then filtered. */
 function reference(m: Matrix, q: Float32Array, metric: Metric, opts: SearchOptions & { ids?: number[] } = {}): Neighbor[] {

@@ -19,7 +19,7 @@ import type {
   Predictions,
   SimilarResult,
   TrainResult,
-} from '../../src/server/api-types.js';
+} from '../../src/server/schemas.js';
 import { createServer, type ConvlensServer } from '../../src/server/index.js';
 import { EXAMPLES } from '../helpers/paths.js';
 import { indexedExamples, multipart, removeTempDirs, tempDir } from './helpers.js';
@@ -88,8 +88,11 @@ describe('collection', () => {
     const info = await get<Info>('/api/info');
     expect(info.images).toEqual({ images: 44, embedded: 44, failed: 0 });
     expect(info.settings).toMatchObject({ layer: 'avg_pool', resize: 'crop', dim: 2048 });
-    expect(info.roots).toEqual([EXAMPLES]);
-    expect(info.allowedRoots).toEqual([allowed]);
+    // clients see folder names, never absolute paths of the server
+    expect(info.roots).toEqual([{ id: expect.any(Number), name: 'photos' }]);
+    expect(info.allowedRoots).toEqual([{ index: 0, name: 'allowed' }]);
+    expect(info.db).toBe('photos.db');
+    expect(JSON.stringify(info)).not.toContain(dir);
     expect(info.currentMap).toBeNull();
     expect(info.predictions).toBe(false);
     expect(info.uploads.maxBytes).toBe(20 * 1024 * 1024);
@@ -128,7 +131,7 @@ describe('collection', () => {
     expect(d.top5[0]).toMatchObject({ label: 'Egyptian_cat', wnid: 'n02124075', index: 285 });
     expect(d.top5[0]!.probability).toBeGreaterThan(0.5);
     expect(d).toMatchObject({
-      root: EXAMPLES,
+      root: 'photos',
       path: 'skimage/chelsea.png',
       format: 'png',
       width: 451,
@@ -165,6 +168,7 @@ describe('similarity', () => {
     const left = ids.get('skimage/motorcycle_left.png')!;
     const r = await get<SimilarResult>(`/api/similar?id=${left}&k=5`);
     expect(r.query).toEqual({ id: left });
+    expect(r.searched).toBe('exact');
     expect(r.results).toHaveLength(5);
     expect(r.results[0]!.path).toBe('skimage/motorcycle_right.png');
     expect(r.results.map((n) => n.id)).not.toContain(left);
@@ -214,6 +218,13 @@ describe('similarity', () => {
     expect(h.min).toBeLessThanOrEqual(h.mean);
     expect(h.mean).toBeLessThanOrEqual(h.max);
     expect(h.max).toBeLessThan(1);
+    // the max is the best neighbour's score, and a threshold at it counts that image
+    const best = await get<SimilarResult>(`/api/similar?id=${id}&k=1`);
+    expect(h.max).toBe(best.results[0]!.score);
+    const at = await get<HistogramResult>(`/api/histogram?id=${id}&threshold=${h.max}`);
+    expect(at.matches).toBe(1);
+    const passing = await get<SimilarResult>(`/api/similar?id=${id}&k=10&minSimilarity=${h.max}`);
+    expect(passing.results.map((n) => n.id)).toEqual([best.results[0]!.id]);
     const e = await get<HistogramResult>(`/api/histogram?id=${id}&metric=euclidean`);
     expect(e.counts).toHaveLength(50);
     expect(e.min).toBeGreaterThan(0);
@@ -240,13 +251,12 @@ describe('similarity', () => {
   it('/api/classify?store=true copies the upload into the uploads folder and indexes it', async () => {
     const bytes = await sharp(CAT).resize(300).flop().webp().toBuffer();
     const r = await upload<ClassifyResult>('/api/classify?store=true', bytes);
-    expect(r.stored!.path.startsWith(uploads)).toBe(true);
-    expect(r.stored!.path).toMatch(/\.webp$/);
-    expect(readFileSync(r.stored!.path).equals(bytes)).toBe(true);
+    expect(r.stored!.name).toMatch(/^[0-9a-f]{24}\.webp$/);
+    expect(readFileSync(join(uploads, r.stored!.name)).equals(bytes)).toBe(true);
     const job = await finished(r.stored!.job);
     expect(job.state).toBe('done');
     expect((await get<Info>('/api/info')).images).toEqual({ images: 45, embedded: 45, failed: 0 });
-    const added = (await get<ImageList>('/api/images?limit=500')).items.find((i) => i.root === uploads)!;
+    const added = (await get<ImageList>('/api/images?limit=500')).items.find((i) => i.root === 'uploads')!;
     const f = await server.app.inject({ method: 'GET', url: `/api/images/${added.id}/file` });
     expect(f.rawPayload.equals(bytes)).toBe(true);
   });
@@ -255,7 +265,7 @@ describe('similarity', () => {
 describe('jobs', () => {
   it('indexes a folder under an allowed root, with progress, and the collection grows', async () => {
     const job = await send<JobInfo>('POST', '/api/jobs', { kind: 'index', folder: 'new photos' }, 202);
-    expect(job).toMatchObject({ kind: 'index', params: { folder: join(allowed, 'new photos') } });
+    expect(job).toMatchObject({ kind: 'index', params: { folder: 'allowed/new photos' } });
     const seen: string[] = [];
     server.context.jobs.subscribe(job.id, (j) => seen.push(j.state));
     const end = await finished(job);

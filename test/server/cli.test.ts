@@ -1,9 +1,9 @@
 /** `convlens serve` and `convlens demo` as a user runs them (from source, through tsx). */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import type { Info, MapResult } from '../../src/server/api-types.js';
+import type { Info, MapResult } from '../../src/server/schemas.js';
 import { CLI_ENTRY, runCli } from '../helpers/cli.js';
 import { REPO } from '../helpers/paths.js';
 import { removeTempDirs, tempDir } from './helpers.js';
@@ -63,8 +63,9 @@ describe('convlens serve', () => {
     expect(new URL(s.url).hostname).toBe('127.0.0.1');
     const info = (await (await fetch(`${s.url}api/info`)).json()) as Info;
     expect(info.images.images).toBe(0);
-    expect(info.allowedRoots).toEqual([dir]);
-    expect(info.uploads).toEqual({ maxBytes: 3 * 1024 * 1024, storeDir: `${join(dir, 'new.db')}.uploads` });
+    expect(info.allowedRoots).toEqual([{ index: 0, name: basename(dir) }]);
+    expect(info.uploads).toEqual({ maxBytes: 3 * 1024 * 1024, store: true, maxStored: 1000, maxStoredBytes: 1024 * 1024 * 1024 });
+    expect(info.auth).toBe(false);
     const busy = await runCli(['serve', '--db', join(dir, 'new.db'), '--port', new URL(s.url).port]);
     expect(busy.code).toBe(1);
     expect(busy.stderr).toMatch(/in use.*\[E_USAGE\]/);
@@ -86,9 +87,10 @@ describe('convlens demo', () => {
     expect(map.count).toBe(44);
     expect((await fetch(`${s.url}api/map/atlas`)).status).toBe(200);
     expect((await fetch(s.url)).status).toBe(200);
-    expect(existsSync(info.db)).toBe(true);
+    const tmp = /temporary database in (\S+)/.exec(s.stderr())![1]!;
+    expect(existsSync(join(tmp, info.db))).toBe(true);
     s.child.kill('SIGINT');
     expect(await s.exited).toBe(0);
-    expect(existsSync(dirname(info.db))).toBe(false);
+    expect(existsSync(tmp)).toBe(false);
   });
 });

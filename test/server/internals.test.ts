@@ -1,15 +1,16 @@
-/** The server's moving parts on their own: micro-batched search, the live collection view, jobs. */
+/** The server's moving parts on their own: micro-batched search, the live catalogue, jobs, the atlas. */
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { Store } from '../../src/collection/index.js';
+import { buildAtlas } from '../../src/atlas/index.js';
+import { Collection, MicroBatcher } from '../../src/collection/index.js';
 import { ConvlensError } from '../../src/core/errors.js';
 import { matrix } from '../../src/core/matrix.js';
 import { Random } from '../../src/core/random.js';
 import { ExactIndex } from '../../src/search/index.js';
-import { buildAtlas } from '../../src/atlas/atlas.js';
-import { LiveCollection, MicroBatcher } from '../../src/server/collection.js';
+import { LiveCatalogue } from '../../src/server/catalogue.js';
 import { JobManager } from '../../src/server/jobs.js';
+import { SqliteStore } from '../../src/store/index.js';
 import { colourThumb, removeTempDirs, syntheticStore, tempDir } from './helpers.js';
 
 afterAll(() => removeTempDirs());
@@ -28,55 +29,62 @@ describe('MicroBatcher', () => {
   const row = (i: number): Float32Array => m.data.subarray(i * dim, (i + 1) * dim);
 
   it('answers concurrent queries exactly as one-by-one searches, in fewer batches', async () => {
-    const batcher = new MicroBatcher((metric) => exact[metric]);
+    const batchers = { cosine: new MicroBatcher(async () => exact.cosine), euclidean: new MicroBatcher(async () => exact.euclidean) };
     const queries = Array.from({ length: 60 }, (_, j) => ({
       i: rng.int(n),
       metric: (j % 3 === 0 ? 'euclidean' : 'cosine') as 'cosine' | 'euclidean',
       k: j % 2 ? 10 : 3,
     }));
-    const got = await Promise.all(queries.map((q) => batcher.search({ vector: row(q.i), metric: q.metric, k: q.k, excludeId: ids[q.i]! })));
+    const got = await Promise.all(queries.map((q) => batchers[q.metric].search(row(q.i), { k: q.k, exclude: [ids[q.i]!] })));
     for (const [j, q] of queries.entries()) {
       const want = await exact[q.metric].search(row(q.i), { k: q.k, exclude: [ids[q.i]!] });
       expect(got[j]).toEqual(want);
     }
-    expect(batcher.stats.queries).toBe(60);
-    expect(batcher.stats.batches).toBeLessThan(60);
+    const stats = {
+      queries: batchers.cosine.stats.queries + batchers.euclidean.stats.queries,
+      batches: batchers.cosine.stats.batches + batchers.euclidean.stats.batches,
+    };
+    expect(stats.queries).toBe(60);
+    expect(stats.batches).toBeLessThan(60);
   });
 
   it('applies thresholds per group and refuses a query of the wrong length without upsetting the others', async () => {
-    const batcher = new MicroBatcher((metric) => exact[metric]);
-    const a = batcher.search({ vector: row(5), metric: 'cosine', k: 50, minSimilarity: 0.8, excludeId: ids[5]! });
-    const bad = expect(batcher.search({ vector: new Float32Array(3), metric: 'cosine', k: 5 })).rejects.toBeInstanceOf(ConvlensError);
-    const c = batcher.search({ vector: row(7), metric: 'euclidean', k: 4 });
+    const cos = new MicroBatcher(async () => exact.cosine);
+    const euc = new MicroBatcher(async () => exact.euclidean);
+    const a = cos.search(row(5), { k: 50, minSimilarity: 0.8, exclude: [ids[5]!] });
+    const bad = expect(cos.search(new Float32Array(3), { k: 5 })).rejects.toBeInstanceOf(ConvlensError);
+    const c = euc.search(row(7), { k: 4 });
     expect((await a).every((x) => x.score >= 0.8)).toBe(true);
     await bad;
     expect((await c)[0]).toEqual({ id: ids[7], score: 0 });
   });
 });
 
-describe('LiveCollection', () => {
+describe('LiveCatalogue', () => {
   it('reloads when another connection adds images (not while held), not when it only changes labels', async () => {
     const dir = tempDir('live');
     const db = join(dir, 'c.db');
     await syntheticStore(db, join(dir, 'photos'), 20, { dim: 32, thumbnails: false });
-    const store = Store.open(db);
-    const live = new LiveCollection(store, { checkEveryMs: 0, minReloadMs: 0 });
-    const first = live.current;
-    expect(first.search.size).toBe(20);
-    const other = Store.open(db);
-    other.setLabels([first.ids[0]!], 'x');
-    expect(live.current).toBe(first);
-    expect(live.labels().get(first.ids[0]!)).toBe('x');
+    const collection = await Collection.open(db);
+    const live = await LiveCatalogue.open(collection, { checkEveryMs: 0, minReloadMs: 0 });
+    const first = await live.current();
+    expect(first.embeddedIds.length).toBe(20);
+    const other = SqliteStore.open(db);
+    await other.setLabels([first.ids[0]!], 'x');
+    expect(await live.current()).toBe(first);
+    expect((await live.labels()).get(first.ids[0]!)).toBe('x');
     await syntheticStore(db, join(dir, 'more'), 5, { dim: 32, thumbnails: false, seed: 2 });
     const release = live.hold();
-    expect(live.current).toBe(first);
+    expect(await live.current()).toBe(first);
     release();
-    const second = live.current;
+    const second = await live.current();
     expect(second).not.toBe(first);
-    expect(second.search.size).toBe(25);
+    expect(second.embeddedIds.length).toBe(25);
     expect(second.rows.size).toBe(25);
-    other.close();
-    store.close();
+    // the collection's search was refreshed with it
+    expect((await (await collection.search()).matrix()).ids.length).toBe(25);
+    await other.close();
+    await collection.close();
   });
 });
 
@@ -151,11 +159,12 @@ describe('buildAtlas', () => {
     const dir = tempDir('atlas');
     const db = join(dir, 'c.db');
     await syntheticStore(db, join(dir, 'photos'), 40, { dim: 8 });
-    const store = Store.open(db, { readonly: true });
-    const ids = store.embeddings().ids;
-    const atlas = await buildAtlas(store, ids, { tile: 16, maxSize: 64 });
-    await expect(buildAtlas(store, ids, { tile: 4 })).rejects.toThrow(/tile/);
-    store.close();
+    const store = SqliteStore.open(db, { readonly: true });
+    const { ids } = await store.embeddings();
+    const thumbs = (id: number) => store.thumbnail(id);
+    const atlas = await buildAtlas(ids, thumbs, { tile: 16, maxSize: 64 });
+    await expect(buildAtlas(ids, thumbs, { tile: 4 })).rejects.toThrow(/tile/);
+    await store.close();
     // 4 × 4 tiles a page: 16 + 16 + 8
     expect(atlas).toMatchObject({ tile: 16, columns: 4, perPage: 16 });
     expect(atlas.pages.map((p) => [p.width, p.height, p.count])).toEqual([
@@ -179,9 +188,9 @@ describe('buildAtlas', () => {
     // images without a thumbnail get an opaque grey tile (still visible on the map)
     const bare = join(dir, 'bare.db');
     await syntheticStore(bare, join(dir, 'bare'), 3, { dim: 8, thumbnails: false });
-    const b = Store.open(bare, { readonly: true });
-    const grey = await buildAtlas(b, undefined, { tile: 16 });
-    b.close();
+    const b = SqliteStore.open(bare, { readonly: true });
+    const grey = await buildAtlas((await b.embeddings()).ids, (id) => b.thumbnail(id), { tile: 16 });
+    await b.close();
     expect(Array.from(grey.colors)).toEqual([0x9a9a9a, 0x9a9a9a, 0x9a9a9a]);
     const { data, info } = await sharp(grey.pages[0]!.data).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
     expect(info.width).toBe(48);

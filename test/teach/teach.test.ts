@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readLabelledSet, type LabelledItem } from '../../src/collection/index.js';
+import { readLabelledSet, type LabelledItem } from '../../src/teach/index.js';
 import { matrix } from '../../src/core/index.js';
-import { loadModelDir, saveModelDir, selectRows, stratifiedSplit } from '../../src/heads/index.js';
+import { loadModelDir, saveModelDir, stratifiedSplit } from '../../src/heads/index.js';
 import { loadImage } from '../../src/image/index.js';
 import { ConvLens } from '../../src/pipeline/index.js';
 import { exportModel, trainOnLabelled } from '../../src/teach/index.js';
@@ -29,7 +29,8 @@ describe.skipIf(!FLOWERS)(FLOWERS ? 'teaching new classes on the shared flowers'
   it('softmax head: validation accuracy, save -> load predicts the same, ONNX export gives the same top-1', async () => {
     const r = await trainOnLabelled(items, lens, { head: 'softmax', val: 0.2, seed: 0, refit: false });
     console.log(
-      `flowers crop softmax: validation accuracy ${r.report!.accuracy.toFixed(3)} (n=${r.report!.n}), training ${r.seconds.train.toFixed(1)}s`,
+      `flowers crop softmax: validation accuracy ${r.report!.accuracy.toFixed(3)} (n=${r.report!.n}), ` +
+        `training ${r.seconds.train.toFixed(1)}s`,
     );
     expect(r.report!.accuracy).toBeGreaterThanOrEqual(0.86);
     expect(r.counts).toMatchObject({ labelled: 750, embedded: 750, train: 600, val: 150 });

@@ -8,7 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ImageList } from '../../src/server/api-types.js';
+import type { ImageList } from '../../src/server/schemas.js';
 import { createServer, type ConvlensServer } from '../../src/server/index.js';
 import { EXAMPLES } from '../helpers/paths.js';
 import { ARTIFACTS, buildWeb, hasChromium, indexedExamples, launchChromium, removeTempDirs, tempDir } from '../server/helpers.js';

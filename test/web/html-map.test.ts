@@ -7,10 +7,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Store } from '../../src/collection/index.js';
-import { matrix } from '../../src/core/matrix.js';
+import { buildAtlas, mapHtml, type Atlas, type HtmlMapPoint } from '../../src/atlas/index.js';
 import { Random } from '../../src/core/random.js';
-import { buildAtlas, collectionMapHtml, mapHtml, type Atlas, type HtmlMapPoint } from '../../src/server/index.js';
+import { imagenetClasses } from '../../src/imagenet/index.js';
+import { SqliteStore } from '../../src/store/index.js';
 import { ARTIFACTS, buildWeb, hasChromium, launchChromium, removeTempDirs, syntheticStore, tempDir } from '../server/helpers.js';
 
 const enabled = hasChromium();
@@ -76,17 +76,25 @@ describe.skipIf(!enabled)('standalone HTML map in Chromium', () => {
   it('maps a collection from its database: thumbnails from the atlas, hover card with path and prediction', async () => {
     const db = join(dir, 'c.db');
     await syntheticStore(db, join(dir, 'photos'), 300, { dim: 16 });
-    const store = Store.open(db, { readonly: true });
-    const { ids } = store.embeddings();
+    const store = SqliteStore.open(db, { readonly: true });
+    const { ids } = await store.embeddings();
     const rng = new Random(5);
-    const coords = matrix(
-      ids.length,
-      2,
-      Float32Array.from({ length: ids.length * 2 }, () => rng.normal() * 10),
-    );
-    const html = await collectionMapHtml(store, { ids, coords }, { title: 'Test <map> & "friends"', colorBy: 'prediction', viewerDir });
-    const atlas = await buildAtlas(store, ids, { tile: 32 });
-    store.close();
+    const points: HtmlMapPoint[] = [];
+    for (const id of ids) {
+      const row = (await store.image(id))!;
+      const top = row.top5![0]!;
+      points.push({
+        id,
+        x: rng.normal() * 10,
+        y: rng.normal() * 10,
+        path: row.path,
+        prediction: imagenetClasses()[top.index]!.label,
+        probability: top.probability,
+      });
+    }
+    const atlas = await buildAtlas(ids, (id) => store.thumbnail(id), { tile: 32 });
+    const html = mapHtml({ title: 'Test <map> & "friends"', points, atlas, colorBy: 'prediction', viewerDir });
+    await store.close();
     expect(html.startsWith('<!doctype html>')).toBe(true);
     expect(html).toContain('<title>Test &lt;map&gt; &amp; &quot;friends&quot;</title>');
     expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href=|https?:\/\//);
@@ -142,7 +150,8 @@ describe.skipIf(!enabled)('standalone HTML map in Chromium', () => {
     await page.evaluate('window.convlensMap.frameTimes.length = 0');
     // the page's own frame intervals: what a person sees, raster included
     await page.evaluate(
-      'window.intervals = []; (function loop(last) { requestAnimationFrame((t) => { window.intervals.push(t - last); loop(t); }); })(performance.now())',
+      'window.intervals = []; ' +
+        '(function loop(last) { requestAnimationFrame((t) => { window.intervals.push(t - last); loop(t); }); })(performance.now())',
     );
     await page.mouse.move(cx, cy);
     for (let i = 0; i < 12; i++) {
@@ -166,7 +175,8 @@ describe.skipIf(!enabled)('standalone HTML map in Chromium', () => {
     expect(t.length).toBeGreaterThan(10);
     const q = (a: number[], p: number): string => a[Math.min(a.length - 1, Math.floor(p * a.length))]!.toFixed(1);
     console.log(
-      `HTML map, 20 000 thumbnails, ${mb.toFixed(1)} MB: while zooming and panning, drawing work per frame median ${q(t, 0.5)} ms, max ${q(t, 1)} ms; ` +
+      `HTML map, 20 000 thumbnails, ${mb.toFixed(1)} MB: while zooming and panning, ` +
+        `drawing work per frame median ${q(t, 0.5)} ms, max ${q(t, 1)} ms; ` +
         `frame interval median ${q(iv, 0.5)} ms, p95 ${q(iv, 0.95)} ms (software canvas, headless, busy machine)`,
     );
     expect(problems).toEqual([]);

@@ -87,7 +87,8 @@ state.on('current', () => {
 });
 state.on('info', () => {
   const i = state.info!;
-  stats.textContent = `${i.images.embedded} images${i.images.failed ? ` (${i.images.failed} failed)` : ''}${i.settings ? ` · ${i.settings.resize}` : ''}`;
+  const failed = i.images.failed ? ` (${i.images.failed} failed)` : '';
+  stats.textContent = `${i.images.embedded} images${failed}${i.settings ? ` · ${i.settings.resize}` : ''}`;
 });
 
 // ---- jobs: poll while any runs (or the Jobs tab is open); the page stays usable meanwhile ----

@@ -216,7 +216,8 @@ export class MapPane {
       .filter((c) => c.count > 0)
       .slice(0, 3)
       .map((c) => c.label);
-    this.searchInfo.textContent = `${n} image${n === 1 ? '' : 's'}${names.length ? `: ${names.join(', ')}${classes.filter((c) => c.count > 0).length > 3 ? '…' : ''}` : ''}`;
+    const more = classes.filter((c) => c.count > 0).length > 3 ? '…' : '';
+    this.searchInfo.textContent = `${n} image${n === 1 ? '' : 's'}${names.length ? `: ${names.join(', ')}${more}` : ''}`;
   }, 200);
 }
 

@@ -25,7 +25,9 @@ export function register(program: Command): void {
     .option('--top <n>', 'classes per image', parseIntOption('--top', 1, 1000), 5)
     .option('--json', 'one JSON object per input per line');
   addLensOptions(cmd).action(async (paths: string[], flags: Flags) => {
-    let { files, failed } = await collectInputs(paths, flags);
+    const inputs = await collectInputs(paths, flags);
+    const files = inputs.files;
+    let failed = inputs.failed;
     if (files.length > 0) {
       const lens = await ConvLens.load(lensOptions(flags));
       try {

@@ -19,7 +19,11 @@ export const EXAMPLE_PHOTOS = resolve(PACKAGE_ROOT, 'examples', 'photos');
 
 function openBrowser(url: string): void {
   const [cmd, args] =
-    process.platform === 'darwin' ? ['open', [url]] : process.platform === 'win32' ? ['cmd', ['/c', 'start', '', url]] : ['xdg-open', [url]];
+    process.platform === 'darwin'
+      ? ['open', [url]]
+      : process.platform === 'win32'
+        ? ['cmd', ['/c', 'start', '', url]]
+        : ['xdg-open', [url]];
   try {
     const child = spawn(cmd, args as string[], { detached: true, stdio: 'ignore' });
     child.on('error', () => undefined);
@@ -45,13 +49,20 @@ export function register(program: Command): void {
     const url = await listenOrClose(server, cleanup);
     try {
       const log = (s: string): boolean => process.stderr.write(`convlens demo: ${s}\n`);
+      log(`temporary database in ${dir}`);
       log(`indexing the example photos (${EXAMPLE_PHOTOS})`);
       const job = server.context.submitIndex(EXAMPLE_PHOTOS, false, await realRoots([EXAMPLE_PHOTOS]));
       const indexed = await server.context.jobs.wait(job.id);
-      if (indexed.state !== 'done') throw new ConvlensError('E_INTERNAL', `indexing the examples failed: ${indexed.error?.message ?? indexed.state}`);
+      if (indexed.state !== 'done')
+        throw new ConvlensError('E_INTERNAL', `indexing the examples failed: ${indexed.error?.message ?? indexed.state}`);
       const summary = indexed.result as { indexed: number; seconds: number };
       log(`${summary.indexed} photos indexed in ${summary.seconds.toFixed(1)} s; computing the map`);
-      const res = await server.app.inject({ method: 'POST', url: '/api/map', payload: { method: 'tsne' }, ...(server.token ? { headers: { authorization: `Bearer ${server.token}` } } : {}) });
+      const res = await server.app.inject({
+        method: 'POST',
+        url: '/api/map',
+        payload: { method: 'tsne' },
+        ...(server.token ? { headers: { authorization: `Bearer ${server.token}` } } : {}),
+      });
       const mapped = await server.context.jobs.wait((res.json() as { id: string }).id);
       if (mapped.state !== 'done') throw new ConvlensError('E_INTERNAL', `the map failed: ${mapped.error?.message ?? mapped.state}`);
     } catch (e) {

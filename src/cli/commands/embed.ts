@@ -35,22 +35,27 @@ export function fileListPath(npyPath: string): string {
 
 export function register(program: Command): void {
   const cmd = addInputOptions(
-    program.command('embed').description('representations of images: the output of a layer (default avg_pool, 2048-d) of the headless network'),
+    program
+      .command('embed')
+      .description('representations of images: the output of a layer (default avg_pool, 2048-d) of the headless network'),
   )
     .option('--layer <name>', 'layer whose output is the embedding (e.g. avg_pool, activation_48, fc1000)')
     .option('--json', 'one JSON object per input per line, with the embedding')
     .option('--out <file.npy>', 'write the embeddings as a float32 N×D .npy, and the row order as <file>.files.jsonl (JSON lines)');
   addLensOptions(cmd).action(async (paths: string[], flags: Flags) => {
-    if (flags.out !== undefined && !/\.npy$/i.test(flags.out)) throw new ConvlensError('E_USAGE', `--out ${flags.out}: the file name must end in .npy`);
-    let { files, failed } = await collectInputs(paths, flags);
+    if (flags.out !== undefined && !/\.npy$/i.test(flags.out))
+      throw new ConvlensError('E_USAGE', `--out ${flags.out}: the file name must end in .npy`);
+    const inputs = await collectInputs(paths, flags);
+    const files = inputs.files;
+    let failed = inputs.failed;
     const rows: Float32Array[] = [];
     const names: string[] = [];
-    let layer = flags.layer ?? 'avg_pool';
     let dim = 0;
     if (files.length > 0) {
       const lens = await ConvLens.load(lensOptions(flags));
       try {
-        ({ layer, dim } = lens.settings);
+        const layer = lens.settings.layer;
+        dim = lens.settings.dim;
         for await (const { item, outcome } of lens.process(files)) {
           const file = item as string;
           if (!outcome.ok) {
@@ -64,7 +69,13 @@ export function register(program: Command): void {
             names.push(file);
           }
           if (flags.json) {
-            writeJsonLine({ file, layer, dim, zeroFraction: float32ToJson(Math.fround(zf)), embedding: Array.from(outcome.embedding, float32ToJson) });
+            writeJsonLine({
+              file,
+              layer,
+              dim,
+              zeroFraction: float32ToJson(Math.fround(zf)),
+              embedding: Array.from(outcome.embedding, float32ToJson),
+            });
           } else if (!flags.out) {
             const head = Array.from(outcome.embedding.subarray(0, 4), (v) => v.toFixed(3)).join(', ');
             out(`${file}: ${layer} ${dim}-d, ${(zf * 100).toFixed(1)}% zeros, [${head}, ...]\n`);

@@ -21,7 +21,8 @@ export function register(program: Command): void {
         });
       else {
         out(
-          `wrote ${flags.out} (${(r.bytes / 2 ** 20).toFixed(1)} MiB): input "image" uint8 [batch, 224, 224, 3] RGB; outputs "probabilities" [batch, ${r.classes.length}] (${r.classes.join(', ')}), "embedding"\n`,
+          `wrote ${flags.out} (${(r.bytes / 2 ** 20).toFixed(1)} MiB): input "image" uint8 [batch, 224, 224, 3] RGB; ` +
+            `outputs "probabilities" [batch, ${r.classes.length}] (${r.classes.join(', ')}), "embedding"\n`,
         );
       }
     });

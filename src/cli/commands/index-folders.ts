@@ -73,7 +73,9 @@ export function register(program: Command): void {
           const bar = progressReporter('hnsw', { quiet: flags.quiet, unit: 'vectors' });
           const t0 = performance.now();
           hnsw = await collection
-            .buildHnsw('cosine', (done, total) => bar.update({ done, total, imagesPerSecond: done / ((performance.now() - t0) / 1000), etaSeconds: null }))
+            .buildHnsw('cosine', (done, total) =>
+              bar.update({ done, total, imagesPerSecond: done / ((performance.now() - t0) / 1000), etaSeconds: null }),
+            )
             .finally(() => bar.stop());
         }
       }

@@ -84,7 +84,15 @@ export function register(program: Command): void {
     .option('--all', 'also classify the labelled images')
     .option('--json', 'print the metrics and the predictions as one JSON object')
     .action(
-      async (flags: { db: string; head: 'knn' | 'softmax' | 'svm'; k?: number; metric?: 'cosine' | 'euclidean' | 'auto'; seed: number; all?: boolean; json?: boolean }) => {
+      async (flags: {
+        db: string;
+        head: 'knn' | 'softmax' | 'svm';
+        k?: number;
+        metric?: 'cosine' | 'euclidean' | 'auto';
+        seed: number;
+        all?: boolean;
+        json?: boolean;
+      }) => {
         const collection = await Collection.open(flags.db, { readonly: true });
         try {
           const r = await collection.train({ head: flags.head, k: flags.k, knnMetric: flags.metric, seed: flags.seed, all: flags.all });
@@ -96,7 +104,14 @@ export function register(program: Command): void {
           );
           const n = r.labelled.reduce((a, c) => a + c.count, 0);
           if (flags.json) {
-            writeJsonLine({ head: r.head.type, classes: r.head.classes, labelled: r.labelled, metrics: r.metrics, note: r.note, predictions: rows });
+            writeJsonLine({
+              head: r.head.type,
+              classes: r.head.classes,
+              labelled: r.labelled,
+              metrics: r.metrics,
+              note: r.note,
+              predictions: rows,
+            });
             return;
           }
           process.stderr.write(`${r.head.type} head trained on ${n} labelled images (${r.head.classes.join(', ')})\n`);

@@ -61,18 +61,20 @@ export function register(program: Command): void {
         };
         const progress = progressReporter(flags.method, { quiet: flags.quiet, unit: flags.method === 'tsne' ? 'iterations' : 'steps' });
         const t0 = performance.now();
-        const map = await collection.map(request, {
-          recompute: flags.recompute,
-          onProgress: (done, total) => {
-            const secs = (performance.now() - t0) / 1000;
-            progress.update({
-              done,
-              total,
-              imagesPerSecond: secs > 0 ? done / secs : 0,
-              etaSeconds: done > 0 ? (secs * (total - done)) / done : null,
-            });
-          },
-        }).finally(() => progress.stop());
+        const map = await collection
+          .map(request, {
+            recompute: flags.recompute,
+            onProgress: (done, total) => {
+              const secs = (performance.now() - t0) / 1000;
+              progress.update({
+                done,
+                total,
+                imagesPerSecond: secs > 0 ? done / secs : 0,
+                etaSeconds: done > 0 ? (secs * (total - done)) / done : null,
+              });
+            },
+          })
+          .finally(() => progress.stop());
 
         const rows: ImageRow[] = [];
         for (const id of map.ids) rows.push((await store.image(id))!);
@@ -80,7 +82,9 @@ export function register(program: Command): void {
         const predictions = rows.map((r) => (r.top5?.[0] ? classes[r.top5[0].index]!.label : null));
         const dbLabels = await store.labels();
         const fileLabels = flags.labels ? new Map(readLabelTsv(flags.labels).map((p) => [p.file, p.label])) : null;
-        const labels = rows.map((r) => (fileLabels ? (fileLabels.get(r.file) ?? fileLabels.get(displayPath(r)) ?? null) : (dbLabels.get(r.id) ?? null)));
+        const labels = rows.map((r) =>
+          fileLabels ? (fileLabels.get(r.file) ?? fileLabels.get(displayPath(r)) ?? null) : (dbLabels.get(r.id) ?? null),
+        );
         const colours = flags.color === 'prediction' ? predictions : flags.color === 'label' ? labels : undefined;
         const title = `${flags.method === 'tsne' ? 't-SNE' : flags.method.toUpperCase()} map of ${rows.length} images`;
         const subtitle = [
@@ -144,7 +148,8 @@ export function register(program: Command): void {
           .map((f) => ` → ${f}`)
           .join('');
         out(
-          `${title}${map.kl !== undefined ? `, KL ${map.kl.toFixed(4)}` : ''} (${map.cached ? 'cached' : `${map.seconds.toFixed(1)}s`})${written}\n`,
+          `${title}${map.kl !== undefined ? `, KL ${map.kl.toFixed(4)}` : ''} ` +
+            `(${map.cached ? 'cached' : `${map.seconds.toFixed(1)}s`})${written}\n`,
         );
       } finally {
         await collection.close();

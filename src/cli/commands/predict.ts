@@ -13,7 +13,6 @@ import {
   runtimeOptions,
   writeJsonLine,
   type RuntimeFlags,
-  out,
 } from '../common.js';
 
 interface Flags extends RuntimeFlags, InputFlags {
@@ -27,7 +26,9 @@ export function register(program: Command): void {
     .option('--top <n>', 'classes per image', parseIntOption('--top', 1, 1000), 5)
     .option('--json', 'one JSON object per input per line');
   addRuntimeOptions(cmd).action(async (paths: string[], flags: Flags) => {
-    let { files, failed } = await collectInputs(paths, flags);
+    const inputs = await collectInputs(paths, flags);
+    const files = inputs.files;
+    let failed = inputs.failed;
     const classifier = await Classifier.load(flags.model, runtimeOptions(flags));
     try {
       for await (const { item: file, predictions, error } of classifier.predict(files, flags.top)) {

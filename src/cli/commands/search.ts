@@ -19,7 +19,9 @@ import {
 } from '../common.js';
 
 const metricOption = (): Option =>
-  new Option('--metric <metric>', 'cosine (similarity, higher is closer) or euclidean (distance, lower is closer)').choices(['cosine', 'euclidean']).default('cosine');
+  new Option('--metric <metric>', 'cosine (similarity, higher is closer) or euclidean (distance, lower is closer)')
+    .choices(['cosine', 'euclidean'])
+    .default('cosine');
 
 async function pathOf(store: CollectionStore, id: number): Promise<string> {
   const row = await store.image(id);
@@ -27,9 +29,15 @@ async function pathOf(store: CollectionStore, id: number): Promise<string> {
 }
 
 /** The metric's threshold flag, checked against the metric (the same rule the HTTP API applies). */
-function thresholdOf(metric: Metric, minSimilarity: number | undefined, maxDistance: number | undefined): { minSimilarity?: number; maxDistance?: number } {
-  if (minSimilarity !== undefined && metric !== 'cosine') throw new ConvlensError('E_USAGE', '--min-similarity goes with --metric cosine (use --max-distance for euclidean)');
-  if (maxDistance !== undefined && metric !== 'euclidean') throw new ConvlensError('E_USAGE', '--max-distance goes with --metric euclidean (use --min-similarity for cosine)');
+function thresholdOf(
+  metric: Metric,
+  minSimilarity: number | undefined,
+  maxDistance: number | undefined,
+): { minSimilarity?: number; maxDistance?: number } {
+  if (minSimilarity !== undefined && metric !== 'cosine')
+    throw new ConvlensError('E_USAGE', '--min-similarity goes with --metric cosine (use --max-distance for euclidean)');
+  if (maxDistance !== undefined && metric !== 'euclidean')
+    throw new ConvlensError('E_USAGE', '--max-distance goes with --metric euclidean (use --min-similarity for cosine)');
   return { ...(minSimilarity !== undefined ? { minSimilarity } : {}), ...(maxDistance !== undefined ? { maxDistance } : {}) };
 }
 
@@ -37,12 +45,29 @@ function thresholdOf(metric: Metric, minSimilarity: number | undefined, maxDista
  * The query vector, or a failed query reported like a failed input (exit 2; with --json a JSON
  * object with the error), since the query image is this command's input.
  */
-async function queryOrReport(collection: Collection, image: string, json: boolean | undefined): Promise<Awaited<ReturnType<Collection['query']>> | null> {
+async function queryOrReport(
+  collection: Collection,
+  image: string,
+  json: boolean | undefined,
+): Promise<Awaited<ReturnType<Collection['query']>> | null> {
   try {
     return await collection.query({ file: image } satisfies Query);
   } catch (e) {
     const ce = toConvlensError(e, image);
-    if (!['E_NOT_FOUND', 'E_PERMISSION', 'E_IS_DIRECTORY', 'E_NOT_FILE', 'E_EMPTY', 'E_NOT_IMAGE', 'E_TRUNCATED', 'E_CORRUPT', 'E_TOO_LARGE'].includes(ce.code)) throw ce;
+    if (
+      ![
+        'E_NOT_FOUND',
+        'E_PERMISSION',
+        'E_IS_DIRECTORY',
+        'E_NOT_FILE',
+        'E_EMPTY',
+        'E_NOT_IMAGE',
+        'E_TRUNCATED',
+        'E_CORRUPT',
+        'E_TOO_LARGE',
+      ].includes(ce.code)
+    )
+      throw ce;
     if (json) writeJsonLine({ query: image, error: { code: ce.code, message: ce.message } });
     else reportError(ce, image);
     process.exitCode = EXIT_SOME_FAILED;
@@ -110,7 +135,10 @@ export function register(program: Command): void {
     .option('--threshold <t>', 'draw a threshold line (default 0.5 for cosine, as the seed)', parseFloatOption('--threshold'))
     .option('--json', 'print one JSON object');
   addRuntimeOptions(histogram).action(
-    async (image: string, flags: RuntimeFlags & { db: string; metric: Metric; out: string; bins: number; threshold?: number; json?: boolean }) => {
+    async (
+      image: string,
+      flags: RuntimeFlags & { db: string; metric: Metric; out: string; bins: number; threshold?: number; json?: boolean },
+    ) => {
       const collection = await Collection.open(flags.db, { readonly: true, runtime: runtimeOptions(flags) });
       try {
         const query = await queryOrReport(collection, image, flags.json);
@@ -131,7 +159,9 @@ export function register(program: Command): void {
             yLabel: 'images',
             markers: [
               { value: h.mean, label: `mean ${h.mean.toFixed(3)}` },
-              ...(threshold !== undefined ? [{ value: threshold, label: `threshold ${threshold} (${h.matches} images)`, dashed: true }] : []),
+              ...(threshold !== undefined
+                ? [{ value: threshold, label: `threshold ${threshold} (${h.matches} images)`, dashed: true }]
+                : []),
             ],
           },
         );

@@ -23,7 +23,11 @@ const collect = (value: string, previous: string[]): string[] => [...previous, v
 export function addServeOptions(cmd: Command): Command {
   return addRuntimeOptions(
     cmd
-      .option('--host <host>', 'address to listen on (anything but loopback needs the token and exposes the app to the network)', DEFAULT_HOST)
+      .option(
+        '--host <host>',
+        'address to listen on (anything but loopback needs the token and exposes the app to the network)',
+        DEFAULT_HOST,
+      )
       .option('--port <n>', 'port (0: any free port)', parseIntOption('--port', 0, 65535), DEFAULT_PORT)
       .option('--allow-root <dir>', 'a folder under which the web app may start index jobs (repeatable)', collect, [])
       .option('--max-upload-mb <n>', 'largest image upload in MB', parseIntOption('--max-upload-mb', 1, 1024), 20)

@@ -100,7 +100,8 @@ export function register(program: Command): void {
       const c = r.counts;
       out(`${r.head.type} head, ${r.classes.length} classes (${r.classes.join(', ')})\n`);
       out(
-        `${c.embedded}/${c.labelled} images embedded; train ${c.train}${c.augmented ? ` (+${c.augmented} augmented views)` : ''}, validation ${c.val}\n`,
+        `${c.embedded}/${c.labelled} images embedded; ` +
+          `train ${c.train}${c.augmented ? ` (+${c.augmented} augmented views)` : ''}, validation ${c.val}\n`,
       );
       if (r.report) out(`\nvalidation accuracy ${r.report.accuracy.toFixed(4)}\n\n${formatReport(r.report)}\n`);
       out(`embedding ${r.seconds.embed.toFixed(1)}s, training ${r.seconds.train.toFixed(1)}s → ${flags.out}\n`);

@@ -25,7 +25,15 @@ const MIME: Record<string, string> = {
 function summary(snap: Snapshot, id: number, labels: Map<number, string>): ImageSummary | null {
   const e = snap.rows.get(id);
   if (!e) return null;
-  return { id, path: e.path, root: snap.rootName(e), embedded: e.embedded, top1: snap.top1Of(e), label: labels.get(id) ?? null, error: e.error };
+  return {
+    id,
+    path: e.path,
+    root: snap.rootName(e),
+    embedded: e.embedded,
+    top1: snap.top1Of(e),
+    label: labels.get(id) ?? null,
+    error: e.error,
+  };
 }
 
 /** A label as given: trimmed, and not empty once trimmed. */
@@ -104,7 +112,7 @@ export function registerImageRoutes(app: App, ctx: ServerContext): void {
   app.route({
     ...API.image,
     handler: async (req) => {
-      const id = req.params.id;
+      const id = Number(req.params.id);
       const row = await ctx.store.image(id);
       if (!row) throw notFound(`no image ${id} in the collection`);
       const snap = await ctx.live.current();
@@ -136,7 +144,7 @@ export function registerImageRoutes(app: App, ctx: ServerContext): void {
   app.route({
     ...API.thumbnail,
     handler: async (req, reply) => {
-      const id = req.params.id;
+      const id = Number(req.params.id);
       const thumb = await ctx.store.thumbnail(id);
       if (!thumb) throw notFound(`no thumbnail for image ${id}`);
       return reply
@@ -150,7 +158,7 @@ export function registerImageRoutes(app: App, ctx: ServerContext): void {
   app.route({
     ...API.file,
     handler: async (req, reply) => {
-      const id = req.params.id;
+      const id = Number(req.params.id);
       const row = await ctx.store.image(id);
       if (!row) throw notFound(`no image ${id} in the collection`);
       const { handle, size } = await openCollectionFile(row.file, row.root);

@@ -18,7 +18,8 @@ interface MapParams {
 function mapRequest(p: MapParams): MapRequest {
   const method = p.method ?? 'tsne';
   if (method !== 'tsne' && p.perplexity !== undefined) throw badRequest('perplexity applies to method=tsne');
-  if (method !== 'umap' && (p.nNeighbors !== undefined || p.minDist !== undefined)) throw badRequest('nNeighbors and minDist apply to method=umap');
+  if (method !== 'umap' && (p.nNeighbors !== undefined || p.minDist !== undefined))
+    throw badRequest('nNeighbors and minDist apply to method=umap');
   return {
     method,
     ...(p.seed !== undefined ? { seed: p.seed } : {}),
@@ -81,7 +82,8 @@ export function registerMapRoutes(app: App, ctx: ServerContext): void {
       const { tile, ...params } = req.body;
       const request = mapRequest(params);
       const snap = await ctx.live.current();
-      if (snap.embeddedIds.length === 0) throw new HttpError(409, 'E_DB', 'the collection has no embedded images yet: index a folder first');
+      if (snap.embeddedIds.length === 0)
+        throw new HttpError(409, 'E_DB', 'the collection has no embedded images yet: index a folder first');
       const key = await ctx.collection.mapKey(request);
       const job = ctx.jobs.submit(
         'map',
@@ -113,7 +115,12 @@ export function registerMapRoutes(app: App, ctx: ServerContext): void {
         tile: atlas.tile,
         columns: atlas.columns,
         perPage: atlas.perPage,
-        pages: atlas.pages.map((p, i) => ({ url: `/api/map/atlas/${i}?tile=${atlas.tile}&v=${v}`, width: p.width, height: p.height, count: p.count })),
+        pages: atlas.pages.map((p, i) => ({
+          url: `/api/map/atlas/${i}?tile=${atlas.tile}&v=${v}`,
+          width: p.width,
+          height: p.height,
+          count: p.count,
+        })),
         ids: Array.from(atlas.ids),
         colors: Array.from(atlas.colors),
       };
@@ -126,7 +133,8 @@ export function registerMapRoutes(app: App, ctx: ServerContext): void {
       const snap = await ctx.live.current();
       const atlas = ctx.atlas(snap, req.query.tile);
       const v = req.query.v;
-      if (!atlas || (v !== undefined && v !== snap.version)) throw notFound('this atlas is gone (the collection changed): fetch /api/map/atlas again');
+      if (!atlas || (v !== undefined && v !== snap.version))
+        throw notFound('this atlas is gone (the collection changed): fetch /api/map/atlas again');
       const page = atlas.pages[req.params.page];
       if (!page) throw notFound('no such atlas page');
       return reply

@@ -17,8 +17,10 @@ interface SearchQuery {
 /** A threshold must go with its metric (the same rule as the CLI's). */
 function searchOptions(q: SearchQuery): SimilarOptions & { metric: Metric; k: number } {
   const metric = q.metric ?? 'cosine';
-  if (q.minSimilarity !== undefined && metric !== 'cosine') throw badRequest('minSimilarity goes with metric=cosine (use maxDistance with euclidean)');
-  if (q.maxDistance !== undefined && metric !== 'euclidean') throw badRequest('maxDistance goes with metric=euclidean (use minSimilarity with cosine)');
+  if (q.minSimilarity !== undefined && metric !== 'cosine')
+    throw badRequest('minSimilarity goes with metric=cosine (use maxDistance with euclidean)');
+  if (q.maxDistance !== undefined && metric !== 'euclidean')
+    throw badRequest('maxDistance goes with metric=euclidean (use minSimilarity with cosine)');
   return {
     metric,
     k: q.k ?? 10,
@@ -42,7 +44,7 @@ export function registerSearchRoutes(app: App, ctx: ServerContext): void {
     ...API.similar,
     handler: async (req): Promise<SimilarResult> => {
       const o = searchOptions(req.query);
-      const id = req.query.id;
+      const id = Number(req.query.id);
       const snap = await ctx.live.current();
       if (!snap.rows.get(id)?.embedded) throw notFound(`image ${id} is not an embedded image of the collection`);
       const { vector } = await ctx.collection.query({ id });
@@ -63,7 +65,8 @@ export function registerSearchRoutes(app: App, ctx: ServerContext): void {
   app.route({
     ...API.histogram,
     handler: async (req) => {
-      const { id, metric = 'cosine', bins = 50, threshold } = req.query;
+      const { metric = 'cosine', bins = 50, threshold } = req.query;
+      const id = Number(req.query.id);
       const snap = await ctx.live.current();
       if (!snap.rows.get(id)?.embedded) throw notFound(`image ${id} is not an embedded image of the collection`);
       if (snap.embeddedIds.length < 2) throw new HttpError(409, 'E_DB', 'no other images in the collection');

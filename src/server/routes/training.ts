@@ -38,7 +38,15 @@ export function registerTrainingRoutes(app: App, ctx: ServerContext): void {
         };
         ctx.predictions = predictions;
         jc.progress({ stage: 'done', done: 1, total: 1 });
-        return { head, classes: out.classes, labelled: out.labelled, metrics: out.metrics, note: out.note, predicted: counted, seconds: (performance.now() - t0) / 1000 };
+        return {
+          head,
+          classes: out.classes,
+          labelled: out.labelled,
+          metrics: out.metrics,
+          note: out.note,
+          predicted: counted,
+          seconds: (performance.now() - t0) / 1000,
+        };
       });
       return reply.code(202).send(job);
     },

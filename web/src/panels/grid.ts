@@ -98,7 +98,11 @@ export class GridPanel {
   }
 
   private selectPage(on: boolean): void {
-    for (const it of this.list?.items ?? []) if (it.embedded) on ? state.selection.add(it.id) : state.selection.delete(it.id);
+    for (const it of this.list?.items ?? []) {
+      if (!it.embedded) continue;
+      if (on) state.selection.add(it.id);
+      else state.selection.delete(it.id);
+    }
     state.emit('selection');
   }
 

@@ -1,16 +1,17 @@
 import Database from 'better-sqlite3';
 import { spawn } from 'node:child_process';
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync, copyFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { indexFolders, Store } from '../../src/collection/index.js';
 import { imageMimeType } from '../../src/image/index.js';
+import { indexFolders } from '../../src/indexer/index.js';
 import { ConvLens } from '../../src/pipeline/index.js';
+import { SqliteStore } from '../../src/store/index.js';
 import { CLI_ENTRY, hasStackTrace, jsonLines, runCli } from '../helpers/cli.js';
 import { makeImageFixtures } from '../helpers/image-fixtures.js';
-import { makePhotoFolder } from '../helpers/photo-folder.js';
 import { REPO } from '../helpers/paths.js';
+import { makePhotoFolder } from '../helpers/photo-folder.js';
 
 const N = 48;
 let folder: string;
@@ -18,7 +19,7 @@ let lens: ConvLens;
 let clean: Map<string, Buffer>;
 const tmp = mkdtempSync(join(tmpdir(), 'convlens-index-test-'));
 
-function embeddingsByPath(dbPath: string): Map<string, Buffer> {
+export function embeddingsByPath(dbPath: string): Map<string, Buffer> {
   const db = new Database(dbPath, { readonly: true });
   const rows = db.prepare('SELECT path, embedding FROM images').all() as { path: string; embedding: Buffer }[];
   db.close();
@@ -27,10 +28,10 @@ function embeddingsByPath(dbPath: string): Map<string, Buffer> {
 
 beforeAll(async () => {
   [folder, lens] = await Promise.all([makePhotoFolder(N), ConvLens.load({ batchSize: 8 })]);
-  const store = Store.open(join(tmp, 'clean.db'), { create: true });
+  const store = SqliteStore.open(join(tmp, 'clean.db'), { create: true });
   const summary = await indexFolders(store, lens, [folder]);
   expect(summary.indexed).toBe(N);
-  store.close();
+  await store.close();
   clean = embeddingsByPath(join(tmp, 'clean.db'));
 });
 afterAll(async () => {
@@ -39,48 +40,56 @@ afterAll(async () => {
 });
 
 describe('indexFolders', () => {
-  it('stores one row per image with metadata, top-5, embedding and thumbnail', () => {
-    const store = Store.open(join(tmp, 'clean.db'), { readonly: true });
-    expect(store.count()).toEqual({ images: N, embedded: N, failed: 0 });
-    const [row] = store.images({ limit: 1 });
+  it('stores one row per image with metadata, top-5, embedding and thumbnail, keyed by the real file', async () => {
+    const store = SqliteStore.open(join(tmp, 'clean.db'), { readonly: true });
+    expect(await store.count()).toEqual({ images: N, embedded: N, failed: 0 });
+    const [row] = await store.images({ limit: 1 });
     expect(row!.path).toMatch(/^set-\d\/photo \d{3}\.jpg$/);
-    expect(row!.absPath.startsWith(folder)).toBe(true);
+    expect(row!.file).toBe(join(folder, row!.path));
+    expect(row!.root).toBe(folder);
     expect(row!.hash).toMatch(/^[0-9a-f]{64}$/);
     expect(row!.top5).toHaveLength(5);
     expect(row!.width).toBeGreaterThan(0);
-    expect(store.embedding(row!.id)).toHaveLength(2048);
-    expect(imageMimeType(store.thumbnail(row!.id)!)).toBe('image/jpeg');
-    expect(store.settings).toEqual({ model: 'keras-resnet50-imagenet', layer: 'avg_pool', resize: 'squash', dim: 2048 });
-    const { ids, matrix } = store.embeddings();
+    expect(await store.embedding(row!.id)).toHaveLength(2048);
+    expect(imageMimeType((await store.thumbnail(row!.id))!)).toBe('image/jpeg');
+    expect(await store.settings()).toEqual({ model: 'keras-resnet50-imagenet', layer: 'avg_pool', resize: 'crop', dim: 2048 });
+    const { ids, matrix } = await store.embeddings();
     expect([ids.length, matrix.rows, matrix.cols]).toEqual([N, N, 2048]);
-    store.close();
+    await store.close();
   });
 
   it('re-runs incrementally: nothing re-embedded when unchanged, one file when one changes, none for a touch', async () => {
     const db = join(tmp, 'incr.db');
     copyFileSync(join(tmp, 'clean.db'), db);
-    const store = Store.open(db);
-    const again = await indexFolders(store, lens, [folder]);
+    const store = SqliteStore.open(db);
+    let loads = 0;
+    const lazy = async (): Promise<ConvLens> => {
+      loads++;
+      return lens;
+    };
+    const again = await indexFolders(store, lazy, [folder]);
     expect(again).toMatchObject({ indexed: 0, unchanged: N, failed: [] });
+    expect(loads).toBe(0); // nothing to embed: the network is never asked for
 
     const files = [...clean.keys()].sort();
     const changed = join(folder, files[3]!);
     appendFileSync(changed, Buffer.from([0xff, 0xd9])); // new bytes, still a valid JPEG
     const touched = join(folder, files[5]!);
     utimesSync(touched, new Date(), new Date(Date.now() + 5000));
-    const after = await indexFolders(store, lens, [folder]);
+    const after = await indexFolders(store, lazy, [folder]);
     expect(after).toMatchObject({ indexed: 1, unchanged: N - 1, failed: [] });
-    expect(store.count().images).toBe(N);
+    expect(loads).toBe(1);
+    expect((await store.count()).images).toBe(N);
     // the touched file's new mtime was stored: the next run does not even hash it
     const third = await indexFolders(store, lens, [folder]);
     expect(third).toMatchObject({ indexed: 0, unchanged: N });
-    store.close();
+    await store.close();
   });
 
   it('copies results for identical content, reports broken files, prunes deleted ones', async () => {
     const db = join(tmp, 'prune.db');
     copyFileSync(join(tmp, 'incr.db'), db); // the folder as the previous test left it
-    const store = Store.open(db);
+    const store = SqliteStore.open(db);
     const fx = await makeImageFixtures();
     const files = [...clean.keys()].sort();
     copyFileSync(join(folder, files[0]!), join(folder, 'copy of first.jpg'));
@@ -90,7 +99,7 @@ describe('indexFolders', () => {
     expect(s.indexed).toBe(1);
     expect(s.reused).toBe(1);
     expect(s.failed).toEqual([{ path: join(folder, 'broken.jpg'), code: 'E_TRUNCATED', message: expect.any(String) }]);
-    expect(store.count()).toEqual({ images: N + 2, embedded: N + 1, failed: 1 });
+    expect(await store.count()).toEqual({ images: N + 2, embedded: N + 1, failed: 1 });
 
     rmSync(join(folder, 'copy of first.jpg'));
     rmSync(join(folder, 'broken.jpg'));
@@ -98,35 +107,24 @@ describe('indexFolders', () => {
     expect(kept).toMatchObject({ missing: 2, pruned: 0 });
     const pruned = await indexFolders(store, lens, [folder], { prune: true });
     expect(pruned).toMatchObject({ pruned: 2, missing: 0, indexed: 0 });
-    expect(store.count().images).toBe(N);
-    store.close();
+    expect((await store.count()).images).toBe(N);
+    await store.close();
   });
 
-  it('upgrades a schema-1 database (thumbnail column "webp") in place; read-only opens say how', async () => {
-    const db = join(tmp, 'schema1.db');
+  it('refuses to mix embeddings made with other settings (the summary says why; nothing is written)', async () => {
+    const db = join(tmp, 'mix.db');
     copyFileSync(join(tmp, 'clean.db'), db);
-    const raw = new Database(db);
-    raw.exec(`ALTER TABLE thumbnails RENAME COLUMN data TO webp; UPDATE meta SET value = '1' WHERE key = 'schema_version'`);
-    raw.close();
-    expect(() => Store.open(db, { readonly: true })).toThrow(
-      expect.objectContaining({ code: 'E_DB', message: expect.stringMatching(/older convlens/) }),
-    );
-    const store = Store.open(db);
-    const [row] = store.images({ limit: 1 });
-    expect(imageMimeType(store.thumbnail(row!.id)!)).toBe('image/jpeg');
-    expect(store.getMeta('schema_version')).toBe('2');
-    expect(store.count()).toEqual({ images: N, embedded: N, failed: 0 });
-    store.close();
-    Store.open(db, { readonly: true }).close();
-  });
-
-  it('refuses to mix embeddings made with other settings', async () => {
-    const store = Store.open(join(tmp, 'clean.db'));
-    const crop = await ConvLens.load({ resize: 'crop' });
-    await expect(indexFolders(store, crop, [folder])).rejects.toMatchObject({ code: 'E_SETTINGS_MISMATCH' });
-    await crop.dispose();
-    expect(store.count().images).toBe(N);
-    store.close();
+    const store = SqliteStore.open(db);
+    const extra = mkdtempSync(join(tmpdir(), 'convlens-mix-'));
+    copyFileSync(join(folder, [...clean.keys()].sort()[0]!), join(extra, 'flipped.jpg'));
+    appendFileSync(join(extra, 'flipped.jpg'), Buffer.from([0xff, 0xd9]));
+    const squash = await ConvLens.load({ resize: 'squash' });
+    const s = await indexFolders(store, squash, [extra]);
+    await squash.dispose();
+    expect(s.error).toMatchObject({ code: 'E_SETTINGS_MISMATCH' });
+    expect((await store.count()).images).toBe(N);
+    await store.close();
+    rmSync(extra, { recursive: true, force: true });
   });
 });
 
@@ -135,11 +133,10 @@ describe('convlens index (CLI)', () => {
     const db = join(tmp, 'killed.db');
     let kills = 0;
     for (const threshold of [6, 20, 34]) {
-      const child = spawn(
-        process.execPath,
-        ['--import', 'tsx', CLI_ENTRY, 'index', folder, '--db', db, '--batch', '4', '--resize', 'squash', '--quiet'],
-        { cwd: REPO, stdio: 'ignore' },
-      );
+      const child = spawn(process.execPath, ['--import', 'tsx', CLI_ENTRY, 'index', folder, '--db', db, '--batch', '4', '--quiet'], {
+        cwd: REPO,
+        stdio: 'ignore',
+      });
       const exited = new Promise((r) => child.on('exit', r));
       // wait until the child has committed `threshold` rows, then kill it without warning
       for (;;) {
@@ -161,6 +158,7 @@ describe('convlens index (CLI)', () => {
       await exited;
     }
     expect(kills).toBe(3);
+    // the killed runs left their writer lock behind: a dead process's lock is taken over
     const r = await runCli(['index', folder, '--db', db, '--json']);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     const [summary] = jsonLines(r.stdout);
@@ -169,7 +167,7 @@ describe('convlens index (CLI)', () => {
 
     const ro = new Database(db, { readonly: true });
     expect(ro.pragma('integrity_check', { simple: true })).toBe('ok');
-    const dupes = ro.prepare('SELECT count(*) AS n FROM (SELECT path FROM images GROUP BY root_id, path HAVING count(*) > 1)').get() as {
+    const dupes = ro.prepare('SELECT count(*) AS n FROM (SELECT file FROM images GROUP BY file HAVING count(*) > 1)').get() as {
       n: number;
     };
     expect(dupes.n).toBe(0);

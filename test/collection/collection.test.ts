@@ -2,9 +2,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { CollectionSearch, indexFolders, Store } from '../../src/collection/index.js';
-import { ConvLens } from '../../src/pipeline/index.js';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { Collection } from '../../src/collection/index.js';
 import { ExactIndex } from '../../src/search/index.js';
 import { jsonLines, runCli } from '../helpers/cli.js';
 import { flowerEmbeddings, FLOWERS } from '../helpers/flowers.js';
@@ -17,11 +16,9 @@ const MOTO_L = join(EXAMPLES, 'skimage', 'motorcycle_left.png');
 const MOTO_R = join(EXAMPLES, 'skimage', 'motorcycle_right.png');
 
 beforeAll(async () => {
-  const lens = await ConvLens.load();
-  const store = Store.open(db, { create: true });
-  await indexFolders(store, lens, [EXAMPLES]);
-  store.close();
-  await lens.dispose();
+  const c = await Collection.open(db, { create: true });
+  await c.index([EXAMPLES]);
+  await c.close();
 });
 
 describe('similar', () => {
@@ -36,14 +33,18 @@ describe('similar', () => {
     const scores = out.results.map((x: { score: number }) => x.score);
     expect(scores).toEqual([...scores].sort((a, b) => b - a));
 
-    const store = Store.open(db, { readonly: true });
-    const a = store.embedding(store.imageByPath(MOTO_L)!.id)!;
-    const b = store.embedding(store.imageByPath(MOTO_R)!.id)!;
-    store.close();
+    const c = await Collection.open(db, { readonly: true });
+    const a = (await c.store.embedding((await c.imageByFile(MOTO_L))!.id))!;
+    const b = (await c.store.embedding((await c.imageByFile(MOTO_R))!.id))!;
+    await c.close();
     let d = 0,
       na = 0,
       nb = 0;
-    for (let i = 0; i < a.length; i++) ((d += a[i]! * b[i]!), (na += a[i]! ** 2), (nb += b[i]! ** 2));
+    for (let i = 0; i < a.length; i++) {
+      d += a[i]! * b[i]!;
+      na += a[i]! ** 2;
+      nb += b[i]! ** 2;
+    }
     expect(out.results[0].score).toBeCloseTo(d / Math.sqrt(na * nb), 5);
   });
 
@@ -63,9 +64,9 @@ describe('similar', () => {
     const r = await runCli(['similar', q, '--db', db, '-k', '1']);
     expect(r.stdout).toContain('(not in the collection)');
     expect(r.stdout).toMatch(/motorcycle_(left|right)\.png/);
-    const store = Store.open(db, { readonly: true });
-    expect(store.count().images).toBe(44);
-    store.close();
+    const c = await Collection.open(db, { readonly: true });
+    expect((await c.store.count()).images).toBe(44);
+    await c.close();
   });
 
   it('uses a saved HNSW index when one is built, with the same neighbours as the exact scan here', async () => {
@@ -78,17 +79,19 @@ describe('similar', () => {
     approx.forEach((x: { score: number }, i: number) => expect(x.score).toBeCloseTo(exact[i].score, 2)); // f16 storage
 
     // with a fresh HNSW index, top-k queries never read the embedding matrix into memory
-    const store = Store.open(db, { readonly: true });
-    const readAll = vi.spyOn(store, 'embeddings');
-    const search = CollectionSearch.open(store);
-    const [first] = store.images({ limit: 1 });
-    const neighbours = await search.similarToId(first!.id, { k: 3 });
-    expect(neighbours).toHaveLength(3);
-    expect(neighbours.map((n) => n.id)).not.toContain(first!.id);
+    const c = await Collection.open(db, { readonly: true });
+    const readAll = vi.spyOn(c.store, 'embeddings');
+    const [first] = await c.store.images({ limit: 1 });
+    const { results } = await c.similar({ id: first!.id }, { k: 3 });
+    expect(results).toHaveLength(3);
+    expect(results.map((n) => n.id)).not.toContain(first!.id);
     expect(readAll).not.toHaveBeenCalled();
-    await search.similarToId(first!.id, { k: 3, approximate: false });
+    const exactly = await c.similar({ id: first!.id }, { k: 3, approximate: false });
     expect(readAll).toHaveBeenCalledTimes(1);
-    store.close();
+    // the scores reported are the exact ones either way (HNSW's f16 scores are rescored)
+    expect(results).toEqual(exactly.results);
+    expect(c.lensLoaded).toBe(false);
+    await c.close();
   });
 
   it('refuses mismatched threshold flags and missing databases', async () => {
@@ -141,16 +144,20 @@ describe('histogram, duplicates, stats, label + knn', () => {
     const notIndexed = await runCli(['label', join(tmp, 'nope.jpg'), '--as', 'x', '--db', db]);
     expect(notIndexed.code).toBe(2);
     const k = await runCli(['knn', '--db', db, '--k', '3', '--json']);
-    const rows = jsonLines(k.stdout);
-    expect(rows).toHaveLength(44 - 8);
-    expect(rows.find((r) => r.file.endsWith('butterfly.jpg'))?.label).toBe('animal');
+    const [result] = jsonLines(k.stdout);
+    expect(result.predictions).toHaveLength(44 - 8);
+    expect(result.predictions.find((r: { file: string }) => r.file.endsWith('butterfly.jpg'))?.label).toBe('animal');
+    // cross-validated metrics, the same as the web app's training reports
+    expect(result.metrics).toMatchObject({ folds: 4, n: 8 });
+    expect(result.metrics.accuracy).toBeGreaterThanOrEqual(0.75);
+    expect(result.labelled).toEqual([
+      { label: 'animal', count: 4 },
+      { label: 'texture', count: 4 },
+    ]);
   });
 });
 
 describe.skipIf(!FLOWERS)(FLOWERS ? 'visual search on the shared flowers' : skipNote('the flower search test'), () => {
-  let search: CollectionSearch | undefined;
-  afterAll(() => search?.store.close());
-
   it('the 5 most similar images (cosine) of a flower are mostly its class', async () => {
     const set = await flowerEmbeddings('crop');
     const index = new ExactIndex(set.matrix, { metric: 'cosine' });
@@ -163,5 +170,42 @@ describe.skipIf(!FLOWERS)(FLOWERS ? 'visual search on the shared flowers' : skip
     const precision = same / (set.matrix.rows * 5);
     console.log(`flowers crop: cosine top-5 neighbours share the query's class ${(precision * 100).toFixed(1)}% of the time`);
     expect(precision).toBeGreaterThanOrEqual(0.8);
+  });
+});
+
+describe('one file, one row; one score', () => {
+  it('indexes nested roots without duplicates: the query is not its own neighbour, no duplicate groups of one file', async () => {
+    const nested = join(tmp, 'nested.db');
+    expect((await runCli(['index', EXAMPLES, '--db', nested, '--json'])).code).toBe(0);
+    const [inner] = jsonLines((await runCli(['index', join(EXAMPLES, 'skimage'), '--db', nested, '--json'])).stdout);
+    expect(inner.indexed).toBe(0);
+    const c = await Collection.open(nested, { readonly: true });
+    expect((await c.store.count()).images).toBe(44);
+    await c.close();
+    const similar = await runCli(['similar', MOTO_L, '--db', nested, '-k', '3', '--json']);
+    expect(similar.code, similar.stderr).toBe(0);
+    const [sim] = jsonLines(similar.stdout);
+    expect(sim.results.map((r: { path: string }) => r.path)).not.toContain(MOTO_L);
+    expect(sim.results[0].path).toBe(MOTO_R);
+    const [dup] = jsonLines((await runCli(['duplicates', '--db', nested, '--min-similarity', '0.99', '--json'])).stdout);
+    expect(dup.groups).toEqual([]);
+  });
+
+  it('a threshold equal to a reported score, or to the histogram max, includes that image', async () => {
+    const [h] = jsonLines((await runCli(['histogram', MOTO_L, '--db', db, '--out', join(tmp, 'h.svg'), '--json'])).stdout);
+    const [top] = jsonLines((await runCli(['similar', MOTO_L, '--db', db, '-k', '1', '--exact', '--json'])).stdout);
+    expect(h.max).toBe(top.results[0].score);
+    const [at] = jsonLines((await runCli(['similar', MOTO_L, '--db', db, '--min-similarity', String(h.max), '--json'])).stdout);
+    expect(at.results.map((r: { path: string }) => r.path)).toEqual([MOTO_R]);
+    const [hat] = jsonLines(
+      (await runCli(['histogram', MOTO_L, '--db', db, '--out', join(tmp, 'h.svg'), '--threshold', String(h.max), '--json'])).stdout,
+    );
+    expect(hat.matches).toBe(1);
+    const [e] = jsonLines((await runCli(['similar', MOTO_L, '--db', db, '--metric', 'euclidean', '-k', '1', '--json'])).stdout);
+    const [ed] = jsonLines(
+      (await runCli(['similar', MOTO_L, '--db', db, '--metric', 'euclidean', '--max-distance', String(e.results[0].score), '--json']))
+        .stdout,
+    );
+    expect(ed.results).toHaveLength(1);
   });
 });
