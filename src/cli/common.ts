@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { ConvlensError, fsError } from '../core/errors.js';
 import { decodePath } from '../core/fspath.js';
-import { RESIZE_MODES, type ResizeMode } from '../image/decode.js';
+import { RESIZE_MODES, type ResizeMode } from '../image/resize.js';
 import { expandInputs } from '../image/files.js';
 import type { LensOptions } from '../pipeline/lens.js';
 import { out, reportError, writeJsonLine } from './output.js';

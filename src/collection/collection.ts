@@ -12,15 +12,15 @@
 import { resolve } from 'node:path';
 import { ConvlensError } from '../core/errors.js';
 import type { Matrix } from '../core/matrix.js';
-import { DEFAULT_RESIZE, RESIZE_MODES, type ResizeMode } from '../image/decode.js';
+import { DEFAULT_RESIZE, RESIZE_MODES, type ResizeMode } from '../image/resize.js';
 import { realPath } from '../image/files.js';
 import { indexFolders, type IndexOptions, type IndexSummary } from '../indexer/index.js';
 import { RESNET50 } from '../model/registry.js';
-import { ConvLens, type LensOptions } from '../pipeline/lens.js';
-import { projectOnThread, type ProjectProgress } from '../projection/index.js';
+import type { ConvLens, LensOptions } from '../pipeline/lens.js';
+import type { ProjectProgress } from '../projection/index.js';
 import type { Metric, Neighbor } from '../search/index.js';
 import { openStore, type CollectionStore, type EmbeddingSettings, type ImageRow } from '../store/index.js';
-import { trainOnCollection, type CollectionTrainOptions, type CollectionTrainResult } from '../teach/collection.js';
+import type { CollectionTrainOptions, CollectionTrainResult } from '../teach/collection.js';
 import { cachedMap, collectionMap, mapKey, type CollectionMap, type MapRequest } from './maps.js';
 import { CollectionSearch, type SimilarityHistogram, type SimilarOptions } from './search.js';
 
@@ -138,7 +138,8 @@ export class Collection {
   /** The network with the collection's settings, loaded on first use and shared. */
   lens(): Promise<ConvLens> {
     if (!this.lensPromise) {
-      this.lensPromise = this.lensOptions().then((o) => ConvLens.load(o));
+      // loaded only here: a command that never embeds never pays for the network's code
+      this.lensPromise = this.lensOptions().then(async (o) => (await import('../pipeline/lens.js')).ConvLens.load(o));
       this.lensPromise.catch(() => (this.lensPromise = null));
     }
     return this.lensPromise;
@@ -244,6 +245,11 @@ export class Collection {
     return !(await (await this.search()).hasFreshHnsw(metric));
   }
 
+  /** Whether an HNSW index was built before (the user asked for one: keep it fresh). */
+  async hadHnsw(metric: Metric = 'cosine'): Promise<boolean> {
+    return (await this.search()).hadHnsw(metric);
+  }
+
   async buildHnsw(metric: Metric = 'cosine', onProgress?: (done: number, total: number) => void): Promise<string> {
     const path = await (await this.search()).buildHnsw(metric, onProgress);
     await this.dropSearch();
@@ -267,6 +273,7 @@ export class Collection {
   ): Promise<CollectionMap> {
     const { embedded } = await this.store.count();
     if (embedded === 0) throw new ConvlensError('E_DB', 'no embedded images (index a folder first)', { file: this.location });
+    const { projectOnThread } = await import('../projection/index.js');
     return collectionMap(
       this.store,
       request,
@@ -290,7 +297,8 @@ export class Collection {
   }
 
   /** Train a head on the labelled images, with cross-validated metrics, and classify the collection. */
-  train(options: CollectionTrainOptions = {}): Promise<CollectionTrainResult> {
+  async train(options: CollectionTrainOptions = {}): Promise<CollectionTrainResult> {
+    const { trainOnCollection } = await import('../teach/collection.js');
     return trainOnCollection(this.store, options);
   }
 

@@ -18,7 +18,7 @@
 import { statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { ConvlensError } from '../core/errors.js';
-import { sha256File, commitTempFile, tempPathFor } from '../core/files.js';
+import { commitTempFile, removeStaleTemps, sha256File, tempPathFor } from '../core/files.js';
 import { TaskThread } from '../core/tasks.js';
 import { matrix, type Matrix } from '../core/matrix.js';
 import { warnOnce } from '../core/warn.js';
@@ -288,6 +288,11 @@ export class CollectionSearch {
     return (await this.hnswIndex(metric)) !== null;
   }
 
+  /** Whether an HNSW index was ever built for this metric (fresh or not: the user wants one). */
+  async hadHnsw(metric: Metric = 'cosine'): Promise<boolean> {
+    return (await this.store.getMeta(`hnsw.${metric}`)) !== null;
+  }
+
   private async openHnsw(metric: Metric): Promise<HnswIndex | null> {
     if (this.hnswBase === null) return null;
     const raw = await this.store.getMeta(`hnsw.${metric}`);
@@ -298,12 +303,14 @@ export class CollectionSearch {
     } catch {
       return null; // written by an older convlens: rebuilt by the next index
     }
-    if (typeof record !== 'object' || record === null || record.version !== this.version || typeof record.sha256 !== 'string') return null;
     const path = hnswPath(this.hnswBase, metric);
     const distrust = (why: string): null => {
       warnOnce(`the HNSW index ${path} ${why}: searching exactly instead (the next "convlens index" rebuilds it)`);
       return null;
     };
+    if (typeof record !== 'object' || record === null) return null;
+    if (record.version === 'building') return distrust('was not finished (its index run was interrupted)');
+    if (record.version !== this.version || typeof record.sha256 !== 'string') return null;
     let fp: string;
     try {
       fp = fingerprint(path);
@@ -379,9 +386,11 @@ export class CollectionSearch {
     const { ids, matrix: m } = await this.load();
     const index = await HnswIndex.build(m, { metric, ids, ...(onProgress ? { onProgress } : {}) });
     const path = hnswPath(this.hnswBase, metric);
+    removeStaleTemps(path);
     const tmp = tempPathFor(path);
     try {
-      await this.store.setMeta(`hnsw.${metric}`, null);
+      // the record goes first: a run killed from here on leaves no index the search trusts
+      await this.store.setMeta(`hnsw.${metric}`, JSON.stringify({ version: 'building' }));
       index.save(tmp);
       const record: HnswRecord = { version: this.version, sha256: await sha256File(tmp), bytes: statSync(tmp).size, fingerprint: '' };
       commitTempFile(tmp, path);

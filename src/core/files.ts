@@ -4,12 +4,42 @@
  * digest and of what they were made from, checked when they are used.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { fsError } from './errors.js';
 
 /** A temporary name next to `path` (same folder: the rename is atomic). */
 export function tempPathFor(path: string): string {
   return `${path}.${process.pid}.${Date.now()}.${Math.random().toString(36).slice(2, 8)}.tmp`;
+}
+
+/**
+ * Remove temporary files next to `path` that a killed writer left (their process is gone): the
+ * next writer of the same file cleans up after it.
+ */
+export function removeStaleTemps(path: string): void {
+  const dir = dirname(path);
+  const base = basename(path);
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const m = /^(.*)\.(\d+)\.\d+\.[a-z0-9]+\.tmp$/.exec(name);
+    if (!m || m[1] !== base || Number(m[2]) === process.pid || processAlive(Number(m[2]))) continue;
+    rmSync(join(dir, name), { force: true });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** Write a file so that readers never see a partial one; on failure nothing is left behind. */

@@ -37,3 +37,10 @@ export function allFinite(v: ArrayLike<number>): boolean {
   for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i]!)) return false;
   return true;
 }
+
+/** Fraction of exactly-zero values (ReLU sparsity of a representation). */
+export function zeroFraction(v: ArrayLike<number>): number {
+  let z = 0;
+  for (let i = 0; i < v.length; i++) if (v[i] === 0) z++;
+  return v.length === 0 ? 0 : z / v.length;
+}

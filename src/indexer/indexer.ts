@@ -23,8 +23,8 @@ import { ConvlensError, toConvlensError, type ErrorCode } from '../core/errors.j
 import type { ImageVariant } from '../image/decode.js';
 import { isInside, readImageFile, realPath, statImageFile, walkImages } from '../image/files.js';
 import { topIndices } from '../imagenet/classes.js';
+import { zeroFraction } from '../core/matrix.js';
 import type { ConvLens } from '../pipeline/lens.js';
-import { zeroFraction } from '../pipeline/lens.js';
 import type { CollectionStore, EmbeddingSettings, FileState, ImageRecord } from '../store/index.js';
 import { processStart } from '../store/common.js';
 

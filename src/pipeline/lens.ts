@@ -9,7 +9,9 @@
 import { resolve } from 'node:path';
 import sharp from 'sharp';
 import { ConvlensError, toConvlensError } from '../core/errors.js';
-import { allFinite } from '../core/matrix.js';
+import { allFinite, zeroFraction } from '../core/matrix.js';
+
+export { zeroFraction };
 import {
   DEFAULT_RESIZE,
   describeInput,
@@ -73,13 +75,6 @@ export interface EmbedResult {
   embedding?: Float32Array;
   zeroFraction?: number;
   error?: ConvlensError;
-}
-
-/** Fraction of exactly-zero values (ReLU sparsity of a representation). */
-export function zeroFraction(v: ArrayLike<number>): number {
-  let z = 0;
-  for (let i = 0; i < v.length; i++) if (v[i] === 0) z++;
-  return v.length === 0 ? 0 : z / v.length;
 }
 
 /** A decoded image waits for its batch as RGB bytes (4× smaller than the network input it becomes). */

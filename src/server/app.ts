@@ -21,6 +21,7 @@ import { Collection, type RuntimeOptions } from '../collection/index.js';
 import { ConvlensError } from '../core/errors.js';
 import { builtWebDir } from '../core/package.js';
 import type { ResizeMode } from '../image/decode.js';
+import { DEFAULT_HOST, DEFAULT_PORT, isLoopback, loopbackNames } from './address.js';
 import { ServerContext } from './context.js';
 import { errorReply, forbidden, notFound, unauthorized } from './http.js';
 import { realRoots } from './paths.js';
@@ -80,16 +81,9 @@ export interface ConvlensServer {
   close(): Promise<void>;
 }
 
-export const DEFAULT_HOST = '127.0.0.1';
-export const DEFAULT_PORT = 8080;
 export const DEFAULT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024;
 
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
 const TOKEN_COOKIE = 'convlens_token';
-
-export function isLoopback(host: string): boolean {
-  return LOOPBACK.has(host.toLowerCase());
-}
 
 function hostnameOf(hostHeader: string): string {
   const h = hostHeader.trim().toLowerCase();
@@ -190,7 +184,7 @@ export async function createServer(options: ServerOptions): Promise<ConvlensServ
 
   // DNS rebinding: a loopback server answers only requests addressed to a loopback name
   const checkHost = isLoopback(host);
-  const allowedHosts = new Set([...LOOPBACK, host.toLowerCase()]);
+  const allowedHosts = new Set([...loopbackNames(), host.toLowerCase()]);
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
     const hostHeader = req.headers.host;
     if (checkHost && hostHeader && !allowedHosts.has(hostnameOf(hostHeader))) throw forbidden('unexpected Host header');

@@ -5,7 +5,7 @@
  */
 import Database from 'better-sqlite3';
 import type BetterSqlite3 from 'better-sqlite3';
-import { accessSync, constants, existsSync } from 'node:fs';
+import { accessSync, constants, existsSync, statfsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { ConvlensError, type ErrorCode } from '../core/errors.js';
@@ -170,9 +170,22 @@ function sqliteError(e: unknown, file: string, doing: string): ConvlensError {
   if (code.startsWith('SQLITE_CORRUPT') || code.startsWith('SQLITE_NOTADB')) {
     return say('E_DB', `the database is damaged (${message}); restore it from a backup or index again into a new one`);
   }
-  if (code.startsWith('SQLITE_IOERR')) return say('E_IO', `disk I/O error (${code})`);
+  if (code.startsWith('SQLITE_IOERR')) {
+    // SQLite reports a write into a full WAL as an I/O error: the free space tells them apart
+    return noSpaceLeft(file) ? say('E_DISK_FULL', 'no space left on the device') : say('E_IO', `disk I/O error (${code})`);
+  }
   if (code.startsWith('SQLITE_')) return say('E_DB', message);
   return new ConvlensError('E_INTERNAL', `${doing}: ${message}`, { file, cause: e });
+}
+
+/** Whether the file system holding `file` is (all but) full. */
+function noSpaceLeft(file: string): boolean {
+  try {
+    const s = statfsSync(dirname(resolve(file)));
+    return s.bavail * s.bsize < 1 << 20;
+  } catch {
+    return false;
+  }
 }
 
 export class SqliteStore implements CollectionStore {

@@ -8,7 +8,7 @@ import { embedLabelled, readLabelledSet, type EmbeddedSet, type LabelledItem } f
 import type { IndexFailure, IndexProgress } from '../indexer/index.js';
 import { ConvlensError } from '../core/errors.js';
 import { matrix, type Matrix } from '../core/matrix.js';
-import type { ImageInput, ImageVariant } from '../image/decode.js';
+import type { ImageInput } from '../image/decode.js';
 import {
   evaluateHead,
   loadModelDir,
@@ -24,18 +24,8 @@ import {
   type Prediction,
 } from '../heads/index.js';
 import { exportClassifierOnnx } from '../model/export.js';
+import { augmentationViews, type Augmentation } from './augment.js';
 import { ConvLens, type ImageFailed, type LensOptions } from '../pipeline/lens.js';
-
-export type Augmentation = 'flip' | 'crops';
-export const AUGMENTATIONS: readonly Augmentation[] = ['flip', 'crops'];
-
-/** The views each augmentation adds to the training rows. */
-export function augmentationViews(augment: readonly Augmentation[]): ImageVariant[] {
-  const views: ImageVariant[] = [];
-  if (augment.includes('flip')) views.push({ flip: true });
-  if (augment.includes('crops')) for (const corner of ['tl', 'tr', 'bl', 'br'] as const) views.push({ corner });
-  return views;
-}
 
 export interface TrainOptions {
   head?: HeadType;

@@ -1,6 +1,4 @@
 import type { Command } from 'commander';
-import { decodePredictions } from '../../imagenet/classes.js';
-import { ConvLens } from '../../pipeline/lens.js';
 import {
   addInputOptions,
   addLensOptions,
@@ -29,6 +27,8 @@ export function register(program: Command): void {
     const files = inputs.files;
     let failed = inputs.failed;
     if (files.length > 0) {
+      const { ConvLens } = await import('../../pipeline/lens.js');
+      const { decodePredictions } = await import('../../imagenet/classes.js');
       const lens = await ConvLens.load(lensOptions(flags));
       try {
         for await (const { item, outcome } of lens.process(files)) {

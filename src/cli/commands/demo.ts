@@ -12,7 +12,6 @@ import type { Command } from 'commander';
 import { ConvlensError } from '../../core/errors.js';
 import { PACKAGE_ROOT } from '../../core/package.js';
 import { realRoots } from '../../server/paths.js';
-import { createServer } from '../../server/index.js';
 import { addServeOptions, listenOrClose, serveUntilStopped, serverOptions, type ServeFlags } from './serve.js';
 
 export const EXAMPLE_PHOTOS = resolve(PACKAGE_ROOT, 'examples', 'photos');
@@ -45,6 +44,7 @@ export function register(program: Command): void {
       if (!flags.keep) rmSync(dir, { recursive: true, force: true });
       else process.stderr.write(`convlens: the demo database stays in ${dir}\n`);
     };
+    const { createServer } = await import('../../server/index.js');
     const server = await createServer(serverOptions(flags, join(dir, 'demo.db')));
     const url = await listenOrClose(server, cleanup);
     try {

@@ -2,9 +2,8 @@ import { rmSync } from 'node:fs';
 import type { Command } from 'commander';
 import { ConvlensError } from '../../core/errors.js';
 import { commitTempFile, tempPathFor, writeFileAtomic } from '../../core/files.js';
-import { matrix } from '../../core/matrix.js';
 import { encodeNpy } from '../../core/npy.js';
-import { ConvLens, zeroFraction } from '../../pipeline/lens.js';
+import { matrix, zeroFraction } from '../../core/matrix.js';
 import {
   addInputOptions,
   addLensOptions,
@@ -52,6 +51,7 @@ export function register(program: Command): void {
     const names: string[] = [];
     let dim = 0;
     if (files.length > 0) {
+      const { ConvLens } = await import('../../pipeline/lens.js');
       const lens = await ConvLens.load(lensOptions(flags));
       try {
         const layer = lens.settings.layer;

@@ -1,6 +1,4 @@
 import type { Command } from 'commander';
-import { formatReport } from '../../heads/index.js';
-import { Classifier } from '../../teach/index.js';
 import {
   addRuntimeOptions,
   EXIT_OK,
@@ -31,6 +29,8 @@ export function register(program: Command): void {
     .option('--json', 'print the report as one JSON object')
     .option('--quiet', 'no progress output');
   addRuntimeOptions(cmd).action(async (labelled: string, flags: Flags) => {
+    const { Classifier } = await import('../../teach/index.js');
+    const { formatReport } = await import('../../heads/index.js');
     const classifier = await Classifier.load(flags.model, runtimeOptions(flags));
     const progress = progressReporter('embed', { quiet: flags.quiet || flags.json });
     try {

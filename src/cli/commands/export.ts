@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { exportModel } from '../../teach/index.js';
 import { out, writeJsonLine } from '../common.js';
 
 export function register(program: Command): void {
@@ -9,7 +8,8 @@ export function register(program: Command): void {
     .requiredOption('--model <dir>', 'model directory (softmax or svm head)')
     .requiredOption('--out <file.onnx>', 'ONNX file to write')
     .option('--json', 'print the result as one JSON object')
-    .action((flags: { model: string; out: string; json?: boolean }) => {
+    .action(async (flags: { model: string; out: string; json?: boolean }) => {
+      const { exportModel } = await import('../../teach/index.js');
       const r = exportModel(flags.model, flags.out);
       if (flags.json)
         writeJsonLine({

@@ -1,5 +1,4 @@
 import { Option, type Command } from 'commander';
-import { Collection } from '../../collection/index.js';
 import { DEFAULT_DB } from '../../store/index.js';
 import {
   addLensOptions,
@@ -39,7 +38,10 @@ export function register(program: Command): void {
     .option('--prune', 'drop rows of files that no longer exist (never under a folder that could not be read)')
     .option('--thumb-size <px>', 'longer side of stored thumbnails (0: none)', parseIntOption('--thumb-size', 0, 1024), 128)
     .addOption(
-      new Option('--hnsw <when>', `build the approximate (HNSW) search index: auto = for collections of ${HNSW_AUTO_MIN} images or more`)
+      new Option(
+        '--hnsw <when>',
+        `build the approximate (HNSW) search index: auto = for collections of ${HNSW_AUTO_MIN} images or more, or that had one`,
+      )
         .choices(['auto', 'always', 'never'])
         .default('auto'),
     )
@@ -48,7 +50,9 @@ export function register(program: Command): void {
     .option('--quiet', 'no progress output');
   // no --resize default: a database keeps the mode it was created with (crop for a new one)
   addLensOptions(cmd).action(async (dirs: string[], flags: Flags) => {
-    const collection = await Collection.open(flags.db, {
+    const collection = await (
+      await import('../../collection/index.js')
+    ).Collection.open(flags.db, {
       create: true,
       runtime: runtimeOptions(flags),
       ...(flags.resize ? { lens: { resize: flags.resize } } : {}),
@@ -68,7 +72,8 @@ export function register(program: Command): void {
       let hnsw: string | null = null;
       if (!summary.interrupted) {
         const { embedded } = await collection.store.count();
-        const wanted = flags.hnsw === 'always' || (flags.hnsw === 'auto' && embedded >= HNSW_AUTO_MIN);
+        // auto: large collections, and any collection that had one (a stale or damaged index is rebuilt)
+        const wanted = flags.hnsw === 'always' || (flags.hnsw === 'auto' && (embedded >= HNSW_AUTO_MIN || (await collection.hadHnsw())));
         if (wanted && (flags.hnsw === 'always' || (await collection.needsHnsw()))) {
           const bar = progressReporter('hnsw', { quiet: flags.quiet, unit: 'vectors' });
           const t0 = performance.now();

@@ -1,9 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { Collection } from '../../collection/index.js';
 import { ConvlensError, fsError } from '../../core/errors.js';
-import { formatReport } from '../../heads/index.js';
 import { expandInputs } from '../../image/files.js';
 import { DEFAULT_DB, displayPath } from '../../store/index.js';
 import { out, parseIntOption, percent, reportError, writeJsonLine } from '../common.js';
@@ -48,7 +46,7 @@ export function register(program: Command): void {
       } else if (paths.length > 0 || modes > 0) {
         throw new ConvlensError('E_USAGE', 'give images with --as LABEL or --clear, or a --from file');
       }
-      const collection = await Collection.open(flags.db);
+      const collection = await (await import('../../collection/index.js')).Collection.open(flags.db);
       try {
         const unknown: string[] = [];
         let changed = 0;
@@ -93,7 +91,7 @@ export function register(program: Command): void {
         all?: boolean;
         json?: boolean;
       }) => {
-        const collection = await Collection.open(flags.db, { readonly: true });
+        const collection = await (await import('../../collection/index.js')).Collection.open(flags.db, { readonly: true });
         try {
           const r = await collection.train({ head: flags.head, k: flags.k, knnMetric: flags.metric, seed: flags.seed, all: flags.all });
           const rows = await Promise.all(
@@ -118,6 +116,7 @@ export function register(program: Command): void {
           if (r.metrics) {
             const m = r.metrics;
             process.stderr.write(`cross-validated (${m.folds} folds) accuracy ${m.accuracy.toFixed(4)} on ${m.n} labelled images\n`);
+            const { formatReport } = await import('../../heads/index.js');
             process.stderr.write(formatReport(m));
           } else if (r.note) process.stderr.write(`${r.note}\n`);
           for (const p of rows) out(`${p.label}\t${percent(p.probability)}\t${p.file}\n`);

@@ -1,11 +1,8 @@
 import { extname } from 'node:path';
 import { Option, type Command } from 'commander';
-import { buildAtlas, mapHtml } from '../../atlas/index.js';
-import { Collection, type MapRequest } from '../../collection/index.js';
+import type { MapRequest } from '../../collection/index.js';
 import { ConvlensError } from '../../core/errors.js';
 import { writeFileAtomic } from '../../core/files.js';
-import { imagenetClasses } from '../../imagenet/classes.js';
-import { savePlot, scatterSvg, thumbnailScatterPng } from '../../plot/index.js';
 import type { ProjectionMethod } from '../../projection/index.js';
 import { DEFAULT_DB, displayPath, type ImageRow } from '../../store/index.js';
 import { out, parseFloatOption, parseIntOption } from '../common.js';
@@ -51,6 +48,9 @@ export function register(program: Command): void {
       if (flags.thumbs && flags.out && extname(flags.out).toLowerCase() !== '.png')
         throw new ConvlensError('E_USAGE', `--thumbs writes PNG: ${flags.out} must end in .png`);
       if (flags.labels && flags.color !== 'label') flags.color = 'label';
+      const { Collection } = await import('../../collection/index.js');
+      const { imagenetClasses } = await import('../../imagenet/classes.js');
+      const { savePlot, scatterSvg, thumbnailScatterPng } = await import('../../plot/index.js');
       const collection = await Collection.open(flags.db);
       const store = collection.store;
       try {
@@ -131,6 +131,7 @@ export function register(program: Command): void {
           );
         }
         if (flags.html) {
+          const { buildAtlas, mapHtml } = await import('../../atlas/index.js');
           const atlas = await buildAtlas(map.ids, (id) => store.thumbnail(id));
           const points = rows.map((r, i) => ({
             id: r.id,

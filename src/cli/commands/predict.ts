@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { Classifier } from '../../teach/index.js';
 import {
   addRuntimeOptions,
   collectInputs,
@@ -29,6 +28,7 @@ export function register(program: Command): void {
     const inputs = await collectInputs(paths, flags);
     const files = inputs.files;
     let failed = inputs.failed;
+    const { Classifier } = await import('../../teach/index.js');
     const classifier = await Classifier.load(flags.model, runtimeOptions(flags));
     try {
       for await (const { item: file, predictions, error } of classifier.predict(files, flags.top)) {

@@ -1,8 +1,7 @@
 /** similar, histogram, duplicates: questions asked of an indexed collection. */
 import { Option, type Command } from 'commander';
-import { Collection, type Query } from '../../collection/index.js';
+import type { Collection, Query } from '../../collection/index.js';
 import { ConvlensError, toConvlensError } from '../../core/errors.js';
-import { histogramDataSvg, savePlot } from '../../plot/index.js';
 import type { Metric } from '../../search/index.js';
 import { DEFAULT_DB, displayPath, type CollectionStore } from '../../store/index.js';
 import {
@@ -99,7 +98,9 @@ export function register(program: Command): void {
     .option('--json', 'print one JSON object');
   addRuntimeOptions(similar).action(async (image: string, flags: SimilarFlags) => {
     const threshold = thresholdOf(flags.metric, flags.minSimilarity, flags.maxDistance);
-    const collection = await Collection.open(flags.db, { readonly: true, runtime: runtimeOptions(flags) });
+    const collection = await (
+      await import('../../collection/index.js')
+    ).Collection.open(flags.db, { readonly: true, runtime: runtimeOptions(flags) });
     try {
       const query = await queryOrReport(collection, image, flags.json);
       if (!query) return;
@@ -139,7 +140,9 @@ export function register(program: Command): void {
       image: string,
       flags: RuntimeFlags & { db: string; metric: Metric; out: string; bins: number; threshold?: number; json?: boolean },
     ) => {
-      const collection = await Collection.open(flags.db, { readonly: true, runtime: runtimeOptions(flags) });
+      const collection = await (
+        await import('../../collection/index.js')
+      ).Collection.open(flags.db, { readonly: true, runtime: runtimeOptions(flags) });
       try {
         const query = await queryOrReport(collection, image, flags.json);
         if (!query) return;
@@ -149,6 +152,7 @@ export function register(program: Command): void {
           bins: flags.bins,
           ...(threshold !== undefined ? { threshold } : {}),
         });
+        const { histogramDataSvg, savePlot } = await import('../../plot/index.js');
         const cmp = flags.metric === 'cosine' ? '≥' : '≤';
         const svg = histogramDataSvg(
           { edges: Float64Array.from(h.edges), counts: Float64Array.from(h.counts), total: h.count, ignored: 0 },
@@ -196,7 +200,7 @@ export function register(program: Command): void {
     .option('--min-similarity <s>', 'cosine similarity that makes two images duplicates', parseFloatOption('--min-similarity', -1, 1), 0.95)
     .option('--json', 'print one JSON object')
     .action(async (flags: { db: string; minSimilarity: number; json?: boolean }) => {
-      const collection = await Collection.open(flags.db, { readonly: true });
+      const collection = await (await import('../../collection/index.js')).Collection.open(flags.db, { readonly: true });
       try {
         const groups = await collection.duplicates(flags.minSimilarity);
         const paths = await Promise.all(groups.map((g) => Promise.all(g.map((id) => pathOf(collection.store, id)))));

@@ -1,6 +1,7 @@
 /** convlens serve: the HTTP API and the web app over a collection database. */
 import type { Command } from 'commander';
-import { createServer, DEFAULT_HOST, DEFAULT_PORT, isLoopback, type ConvlensServer, type ServerOptions } from '../../server/index.js';
+import { DEFAULT_HOST, DEFAULT_PORT, isLoopback } from '../../server/address.js';
+import type { ConvlensServer, ServerOptions } from '../../server/index.js';
 import { DEFAULT_DB } from '../../store/index.js';
 import { addRuntimeOptions, out, parseIntOption, runtimeOptions, type RuntimeFlags } from '../common.js';
 
@@ -100,6 +101,7 @@ export function register(program: Command): void {
     .description('the web app and JSON API over a collection (map, similar images, query by image, label and train, index jobs)')
     .option('--db <file>', 'collection database (created when missing)', DEFAULT_DB);
   addServeOptions(cmd).action(async (flags: ServeFlags) => {
+    const { createServer } = await import('../../server/index.js');
     const server = await createServer(serverOptions(flags, flags.db));
     await serveUntilStopped(server, await listenOrClose(server), flags.db);
   });

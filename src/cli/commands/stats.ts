@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { DEFAULT_DB, openStore } from '../../store/index.js';
 import { imagenetClasses } from '../../imagenet/classes.js';
-import { computeHistogram, histogramSvg, savePlot } from '../../plot/index.js';
+import { computeHistogram } from '../../plot/histogram.js';
 import { out, writeJsonLine } from '../common.js';
 
 interface Flags {
@@ -38,6 +38,7 @@ export function register(program: Command): void {
         const classes = imagenetClasses();
         const top1 = (await store.top1Counts()).map((c) => ({ ...classes[c.index]!, count: c.count }));
         if (flags.plot && zeroFraction) {
+          const { histogramSvg, savePlot } = await import('../../plot/index.js');
           const svg = histogramSvg(z, {
             bins: 40,
             title: 'Sparsity of the representations',

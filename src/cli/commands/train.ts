@@ -1,6 +1,5 @@
 import { Option, type Command } from 'commander';
-import { formatReport } from '../../heads/index.js';
-import { AUGMENTATIONS, trainModel, type Augmentation } from '../../teach/index.js';
+import { AUGMENTATIONS, type Augmentation } from '../../teach/augment.js';
 import {
   addLensOptions,
   lensOptions,
@@ -70,6 +69,8 @@ export function register(program: Command): void {
   addLensOptions(cmd).action(async (labelled: string, flags: Flags) => {
     const augment = flags.augment ? parseAugment(flags.augment) : [];
     const progress = progressReporter('embed', { quiet: flags.quiet || flags.json });
+    const { trainModel } = await import('../../teach/index.js');
+    const { formatReport } = await import('../../heads/index.js');
     const r = await trainModel(labelled, flags.out, {
       lens: lensOptions(flags),
       head: flags.head,
