@@ -20,7 +20,7 @@ import { runInNewContext } from 'node:vm';
 import * as ort from 'onnxruntime-node';
 import { MetricKind, exactSearch } from 'usearch';
 import { matrix, type Matrix } from '../src/core/index.js';
-import { ExactIndex, HnswIndex, duplicateGroups, type HnswQuantization, type Metric, type Neighbor } from '../src/search/index.js';
+import { ExactIndex, HnswIndex, duplicateGroups, type HnswQuantization, type Metric, type Neighbour } from '../src/search/index.js';
 import { syntheticEmbeddings } from '../test/helpers/synthetic-embeddings.js';
 import { TensorType, attr } from '../src/onnx/index.js';
 import { dotProducts, graphModel } from '../src/search/onnx.js';
@@ -92,7 +92,7 @@ function log(...parts: unknown[]): void {
   console.log(`[search] ${parts.join(' ')}`);
 }
 
-function recallAt10(got: Neighbor[][], truth: Neighbor[][]): number {
+function recallAt10(got: Neighbour[][], truth: Neighbour[][]): number {
   let hits = 0;
   got.forEach((list, i) => {
     const want = new Set(truth[i]!.map((n) => n.id));
@@ -115,7 +115,7 @@ const rowOf = (m: Matrix, i: number): Float32Array => m.data.subarray(i * m.cols
 async function hnswSection(
   data: Matrix,
   queries: Matrix,
-  truth: Neighbor[][],
+  truth: Neighbour[][],
   quantization: HnswQuantization,
   a: Args,
 ): Promise<Record<string, unknown>> {
@@ -145,9 +145,9 @@ async function hnswSection(
  * 40 candidates and rank those rows exactly from their float32 vectors (as the collection store
  * holds them).
  */
-async function rescoredRecall(index: HnswIndex, data: Matrix, queries: Matrix, truth: Neighbor[][]): Promise<Record<string, unknown>> {
+async function rescoredRecall(index: HnswIndex, data: Matrix, queries: Matrix, truth: Neighbour[][]): Promise<Record<string, unknown>> {
   const candidates = 40;
-  const got: Neighbor[][] = [];
+  const got: Neighbour[][] = [];
   const t = performance.now();
   for (let i = 0; i < queries.rows; i++) {
     const q = rowOf(queries, i);
@@ -159,7 +159,7 @@ async function rescoredRecall(index: HnswIndex, data: Matrix, queries: Matrix, t
   return { candidates, singleMs: round((performance.now() - t) / queries.rows), recallAt10: recallAt10(got, truth) };
 }
 
-async function searchSweep(path: string, queries: Matrix, truth: Neighbor[][], a: Args): Promise<Record<string, unknown>[]> {
+async function searchSweep(path: string, queries: Matrix, truth: Neighbour[][], a: Args): Promise<Record<string, unknown>[]> {
   const out: Record<string, unknown>[] = [];
   for (const expansionSearch of [64, 128, 256]) {
     await collect(); // the previous step's mapping
@@ -173,7 +173,7 @@ async function sweepStep(
   path: string,
   expansionSearch: number,
   queries: Matrix,
-  truth: Neighbor[][],
+  truth: Neighbour[][],
   a: Args,
 ): Promise<Record<string, unknown>> {
   // memory-mapped: a read copy would stay resident until V8 happens to collect it (usearch has no close)
@@ -183,9 +183,9 @@ async function sweepStep(
   return { expansionSearch, singleMs: single, batchMsPerQuery: round(batchMs / queries.rows, 3), recallAt10: recallAt10(got, truth) };
 }
 
-async function exactSection(data: Matrix, queries: Matrix, a: Args): Promise<{ result: Record<string, unknown>; truth: Neighbor[][] }> {
+async function exactSection(data: Matrix, queries: Matrix, a: Args): Promise<{ result: Record<string, unknown>; truth: Neighbour[][] }> {
   const result: Record<string, unknown> = {};
-  let truth: Neighbor[][] = [];
+  let truth: Neighbour[][] = [];
   const reps = Math.min(30, queries.rows);
   for (const metric of ['cosine', 'euclidean'] as Metric[]) {
     const f32 = new ExactIndex(data, { metric, threads: a.threads });
@@ -316,9 +316,9 @@ async function buildStreamed(
   queries: Matrix,
   path: string,
   a: Args,
-): Promise<{ exact: Record<string, unknown>; hnsw: Record<string, unknown>; truth: Neighbor[][] }> {
+): Promise<{ exact: Record<string, unknown>; hnsw: Record<string, unknown>; truth: Neighbour[][] }> {
   const index = HnswIndex.create(DIMS, { quantization: 'f16', threads: a.threads });
-  let truth: Neighbor[][] = Array.from({ length: queries.rows }, () => []);
+  let truth: Neighbour[][] = Array.from({ length: queries.rows }, () => []);
   let addMs = 0;
   let exactBatchMs = 0;
   let exactSingleMs = 0;

@@ -18,7 +18,7 @@ import { indexFolders, type IndexOptions, type IndexSummary } from '../indexer/i
 import { RESNET50 } from '../model/registry.js';
 import type { ConvLens, LensOptions } from '../pipeline/lens.js';
 import type { ProjectProgress } from '../projection/index.js';
-import type { Metric, Neighbor } from '../search/index.js';
+import type { Metric, Neighbour } from '../search/index.js';
 import { openStore, type CollectionStore, type EmbeddingSettings, type ImageRow } from '../store/index.js';
 import type { CollectionTrainOptions, CollectionTrainResult } from '../teach/collection.js';
 import { cachedMap, collectionMap, mapKey, type CollectionMap, type MapRequest } from './maps.js';
@@ -216,7 +216,7 @@ export class Collection {
   }
 
   /** The images most like a query, best first (the query itself left out). */
-  async similar(q: Query | QueryVector, options: SimilarQueryOptions = {}): Promise<{ query: QueryVector; results: Neighbor[] }> {
+  async similar(q: Query | QueryVector, options: SimilarQueryOptions = {}): Promise<{ query: QueryVector; results: Neighbour[] }> {
     const query = 'vector' in q ? q : await this.query(q);
     const search = await this.search();
     const exclude = [...(options.exclude ?? []), ...(query.id !== undefined ? [query.id] : [])];

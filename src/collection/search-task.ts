@@ -5,7 +5,7 @@
  */
 import type { TaskContext } from '../core/tasks.js';
 import { matrix, type Matrix } from '../core/matrix.js';
-import { ExactIndex, type Metric, type Neighbor, type SearchOptions } from '../search/index.js';
+import { ExactIndex, type Metric, type Neighbour, type SearchOptions } from '../search/index.js';
 import { similarityHistogram, type HistogramOptions, type SimilarityHistogram } from './histogram.js';
 
 let data: { m: Matrix; ids: Int32Array; rowById: Map<number, number> } | null = null;
@@ -29,14 +29,14 @@ export function load(input: { data: Float32Array; rows: number; cols: number; id
 
 type Options = Omit<SearchOptions, 'exclude'> & { exclude?: number[] };
 
-export function search(input: { metric: Metric; q: Float32Array; options: Options }, _ctx: TaskContext): Promise<Neighbor[]> {
+export function search(input: { metric: Metric; q: Float32Array; options: Options }, _ctx: TaskContext): Promise<Neighbour[]> {
   return index(input.metric).search(input.q, input.options);
 }
 
 export function searchBatch(
   input: { metric: Metric; qs: Float32Array; rows: number; options: Options },
   _ctx: TaskContext,
-): Promise<Neighbor[][]> {
+): Promise<Neighbour[][]> {
   const i = index(input.metric);
   return i.searchBatch(matrix(input.rows, i.dims, input.qs), input.options);
 }

@@ -23,7 +23,7 @@ import { TaskThread } from '../core/tasks.js';
 import { matrix, type Matrix } from '../core/matrix.js';
 import { warnOnce } from '../core/warn.js';
 import { similarityHistogram, type HistogramOptions, type SimilarityHistogram } from './histogram.js';
-import { duplicateGroups, ExactIndex, exactScore, HnswIndex, type Metric, type Neighbor, type SearchOptions } from '../search/index.js';
+import { duplicateGroups, ExactIndex, exactScore, HnswIndex, type Metric, type Neighbour, type SearchOptions } from '../search/index.js';
 
 export type { SimilarityHistogram };
 import type { CollectionStore } from '../store/index.js';
@@ -56,8 +56,8 @@ function fingerprint(path: string): string {
 /** What the exact path needs: an ExactIndex here, or one on the search thread. */
 interface ExactBackend {
   readonly dims: number;
-  search(q: Float32Array, opts: SearchOptions): Promise<Neighbor[]>;
-  searchBatch(qs: Matrix, opts: SearchOptions): Promise<Neighbor[][]>;
+  search(q: Float32Array, opts: SearchOptions): Promise<Neighbour[]>;
+  searchBatch(qs: Matrix, opts: SearchOptions): Promise<Neighbour[][]>;
 }
 
 type WireOptions = Omit<SearchOptions, 'exclude'> & { exclude?: number[] };
@@ -73,10 +73,10 @@ class ThreadedExact implements ExactBackend {
     private readonly metric: Metric,
     readonly dims: number,
   ) {}
-  search(q: Float32Array, opts: SearchOptions): Promise<Neighbor[]> {
+  search(q: Float32Array, opts: SearchOptions): Promise<Neighbour[]> {
     return this.thread.call('search', { metric: this.metric, q, options: wire(opts) });
   }
-  searchBatch(qs: Matrix, opts: SearchOptions): Promise<Neighbor[][]> {
+  searchBatch(qs: Matrix, opts: SearchOptions): Promise<Neighbour[][]> {
     return this.thread.call('searchBatch', { metric: this.metric, qs: qs.data, rows: qs.rows, options: wire(opts) });
   }
 }
@@ -84,7 +84,7 @@ class ThreadedExact implements ExactBackend {
 interface Pending {
   q: Float32Array;
   opts: SearchOptions;
-  resolve: (n: Neighbor[]) => void;
+  resolve: (n: Neighbour[]) => void;
   reject: (e: unknown) => void;
 }
 
@@ -100,7 +100,7 @@ export class MicroBatcher {
     private readonly maxBatch = 64,
   ) {}
 
-  search(q: Float32Array, opts: SearchOptions): Promise<Neighbor[]> {
+  search(q: Float32Array, opts: SearchOptions): Promise<Neighbour[]> {
     return new Promise((resolve, reject) => {
       this.queue.push({ q, opts, resolve, reject });
       if (!this.running) void this.drain();
@@ -330,7 +330,7 @@ export class CollectionSearch {
   }
 
   /** Most similar images to a vector (any image embedded with the collection's settings). */
-  async similar(q: Float32Array, options: SimilarOptions = {}): Promise<Neighbor[]> {
+  async similar(q: Float32Array, options: SimilarOptions = {}): Promise<Neighbour[]> {
     const metric = options.metric ?? 'cosine';
     const { approximate = true, metric: _metric, ...search } = options;
     // thresholds without k need every match: only the exact scan can promise that
@@ -340,13 +340,14 @@ export class CollectionSearch {
   }
 
   /** HNSW scores come from f16 vectors: give the exact ones (the same numbers the exact path reports). */
-  private async rescored(q: Float32Array, found: Neighbor[], metric: Metric, search: SearchOptions): Promise<Neighbor[]> {
-    const out: Neighbor[] = [];
+  private async rescored(q: Float32Array, found: Neighbour[], metric: Metric, search: SearchOptions): Promise<Neighbour[]> {
+    const out: Neighbour[] = [];
     for (const n of found) {
       const v = await this.store.embedding(n.id);
       if (v) out.push({ id: n.id, score: exactScore(metric, q, v) });
     }
-    const better = metric === 'cosine' ? (a: Neighbor, b: Neighbor) => b.score - a.score : (a: Neighbor, b: Neighbor) => a.score - b.score;
+    const better =
+      metric === 'cosine' ? (a: Neighbour, b: Neighbour) => b.score - a.score : (a: Neighbour, b: Neighbour) => a.score - b.score;
     return out
       .filter((n) =>
         metric === 'cosine'

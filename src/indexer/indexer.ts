@@ -313,17 +313,18 @@ async function runJobs(
   const record = (r: ImageRecord): void => {
     pending.records.push(r);
   };
+  /** What every record of a job says: which file, where, what it was when read. */
+  const facts = (job: Job, hash: string | null) => ({
+    file: job.file,
+    rootId: job.rootId,
+    path: job.path,
+    size: job.size,
+    mtimeMs: job.mtimeMs,
+    hash,
+  });
   const recordFailure = (job: Job, e: ConvlensError, hash: string | null): void => {
     fail(summary, job.shown, e);
-    record({
-      file: job.file,
-      rootId: job.rootId,
-      path: job.path,
-      size: job.size,
-      mtimeMs: job.mtimeMs,
-      hash,
-      error: { code: e.code, message: e.message },
-    });
+    record({ ...facts(job, hash), error: { code: e.code, message: e.message } });
   };
   const reportStored = (job: Job, st: FileState): void => {
     if (!st.ok) fail(summary, job.shown, new ConvlensError(st.errorCode as ErrorCode, st.errorMessage ?? ''));
@@ -380,7 +381,7 @@ async function runJobs(
           done++;
           summary.indexed++;
           summary.reused++;
-          record({ file: job.file, rootId: job.rootId, path: job.path, size: job.size, mtimeMs: job.mtimeMs, hash, ...copied });
+          record({ ...facts(job, hash), ...copied });
           continue;
         }
         yield { ...job, bytes, hash };
@@ -415,12 +416,7 @@ async function runJobs(
           summary.indexed++;
           const top5 = topIndices(outcome.probabilities, 5).map((index) => ({ index, probability: outcome.probabilities[index]! }));
           record({
-            file: job.file,
-            rootId: job.rootId,
-            path: job.path,
-            size: job.size,
-            mtimeMs: job.mtimeMs,
-            hash: job.hash,
+            ...facts(job, job.hash),
             width: outcome.width,
             height: outcome.height,
             format: outcome.format,

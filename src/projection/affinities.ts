@@ -3,7 +3,7 @@
  * conditional distribution has the requested perplexity, then the symmetrised joint P (sparse),
  * as scikit-learn's _binary_search_perplexity and _joint_probabilities_nn.
  */
-import type { Neighbours } from './knn.js';
+import type { KnnGraph } from './knn.js';
 
 const PERPLEXITY_TOLERANCE = 1e-5;
 const MAX_STEPS = 100;
@@ -21,7 +21,7 @@ export interface ConditionalP {
  * minimum before exponentiating; this leaves P unchanged and keeps it finite when all squared
  * distances are large (raw 2048-d embeddings), where scikit-learn's exp underflows.
  */
-export function conditionalProbabilities(nn: Neighbours, perplexity: number): ConditionalP {
+export function conditionalProbabilities(nn: KnnGraph, perplexity: number): ConditionalP {
   const { n, k, distances } = nn;
   const values = new Float64Array(n * k);
   const betas = new Float64Array(n);
@@ -70,7 +70,7 @@ export interface JointP {
 }
 
 /** P = (C + Cᵀ) / sum, C being the conditional probabilities on the kNN graph. */
-export function jointProbabilities(nn: Neighbours, conditional: Float64Array): JointP {
+export function jointProbabilities(nn: KnnGraph, conditional: Float64Array): JointP {
   const { n, k, indices: nbr } = nn;
   // row i gets its own neighbours and every j that has i as a neighbour; duplicates merge
   const count = new Int32Array(n + 1);

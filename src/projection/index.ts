@@ -59,6 +59,14 @@ export interface ProjectionResult {
   seconds: number;
 }
 
+/** A map request's parameters must belong to its method (the one rule for the CLI, the server and the library). */
+export function checkProjectOptions(opts: Pick<ProjectOptions, 'method' | 'perplexity' | 'nNeighbors' | 'minDist'>): void {
+  if (opts.method !== 'tsne' && opts.perplexity !== undefined) throw new ConvlensError('E_USAGE', 'perplexity applies to the t-SNE method');
+  if (opts.method !== 'umap' && (opts.nNeighbors !== undefined || opts.minDist !== undefined)) {
+    throw new ConvlensError('E_USAGE', 'nNeighbors and minDist apply to the UMAP method');
+  }
+}
+
 /** done/total in the method's own units (t-SNE iterations, UMAP epochs, 1/1 for PCA). */
 export type ProjectProgress = (done: number, total: number, kl?: number) => void | boolean;
 
@@ -76,6 +84,7 @@ export async function project(m: Matrix, opts: ProjectOptions, onProgress?: Proj
   if (method !== 'tsne' && method !== 'umap' && method !== 'pca') {
     throw new ConvlensError('E_USAGE', `project: method must be tsne, umap or pca (got ${String(method)})`);
   }
+  checkProjectOptions(opts);
   const n = m.rows;
   const aborted = (): never => {
     throw new DOMException('projection cancelled', 'AbortError');

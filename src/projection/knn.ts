@@ -8,7 +8,7 @@
  */
 import { Helper, allocator, defaultThreads } from './parallel.js';
 
-export interface Neighbours {
+export interface KnnGraph {
   n: number;
   k: number;
   /** n×k neighbour indices, nearest first (ties by index). */
@@ -201,7 +201,7 @@ export function* exactKnnSteps(
   d: number,
   k: number,
   threads: number | 'auto' = 'auto',
-): Generator<void, Neighbours> {
+): Generator<void, KnnGraph> {
   if (k < 1 || k >= n) throw new RangeError(`exactKnn: k must be in [1, ${n - 1}] (got ${k})`);
   const t = threads === 'auto' ? (n >= THREADED_FROM ? defaultThreads() : 1) : threads;
   const alloc = allocator(t > 1);
@@ -239,7 +239,7 @@ export function* exactKnnSteps(
 }
 
 /** Merges the heap sets and sorts each list into ascending (distance, index). */
-function sortedNeighbours(b: KnnBuffers, n: number, k: number, sets: number): Neighbours {
+function sortedNeighbours(b: KnnBuffers, n: number, k: number, sets: number): KnnGraph {
   const indices = new Int32Array(n * k);
   const distances = new Float64Array(n * k);
   const order = Array.from({ length: sets * k }, (_, i) => i);

@@ -30,7 +30,7 @@ import {
   fromKey,
   resolveQuery,
   type Metric,
-  type Neighbor,
+  type Neighbour,
   type ResolvedQuery,
   type SearchOptions,
 } from './types.js';
@@ -151,7 +151,7 @@ export class ExactIndex {
   }
 
   /** Nearest rows to `q`, best first. */
-  async search(q: Float32Array, opts: SearchOptions = {}): Promise<Neighbor[]> {
+  async search(q: Float32Array, opts: SearchOptions = {}): Promise<Neighbour[]> {
     checkQuery(q, this.dims);
     const rq = resolveQuery(this.metric, opts);
     if (this.size === 0) return [];
@@ -165,12 +165,12 @@ export class ExactIndex {
   }
 
   /** One result list per row of `qs`, computed as matrix products over blocks of queries. */
-  async searchBatch(qs: Matrix, opts: SearchOptions = {}): Promise<Neighbor[][]> {
+  async searchBatch(qs: Matrix, opts: SearchOptions = {}): Promise<Neighbour[][]> {
     checkQueries(qs, this.dims);
     const rq = resolveQuery(this.metric, opts);
     if (this.size === 0) return Array.from({ length: qs.rows }, () => []);
     const norms = await this.squaredNorms();
-    const out: Neighbor[][] = [];
+    const out: Neighbour[][] = [];
     const step = blockRows(this.size);
     for (let start = 0; start < qs.rows; start += step) {
       const b = Math.min(step, qs.rows - start);
@@ -243,7 +243,7 @@ export class ExactIndex {
   }
 
   /** From float32 dot products to the exact answer: keep every row that could qualify, rescore, order. */
-  private finish(q: Float32Array, dots: Float32Array, norms: Float32Array, rq: ResolvedQuery): Neighbor[] {
+  private finish(q: Float32Array, dots: Float32Array, norms: Float32Array, rq: ResolvedQuery): Neighbour[] {
     const n = this.size;
     const qq = selfDot(q);
     const excluded = this.excludedRows(rq.exclude);
@@ -278,7 +278,7 @@ export class ExactIndex {
     return this.rescore(q, qq, rows.subarray(0, count), excluded, rq);
   }
 
-  private rescore(q: Float32Array, qq: number, rows: ArrayLike<number>, excluded: Set<number>, rq: ResolvedQuery): Neighbor[] {
+  private rescore(q: Float32Array, qq: number, rows: ArrayLike<number>, excluded: Set<number>, rq: ResolvedQuery): Neighbour[] {
     return this.toNeighbors(this.rescoreKeys(q, qq, rows, excluded, rq));
   }
 
@@ -302,7 +302,7 @@ export class ExactIndex {
     return scored;
   }
 
-  private toNeighbors(scored: { key: number; row: number }[]): Neighbor[] {
+  private toNeighbors(scored: { key: number; row: number }[]): Neighbour[] {
     return scored.map(({ key, row }) => ({ id: this.ids === undefined ? row : this.ids[row]!, score: fromKey(this.metric, key) }));
   }
 
@@ -313,7 +313,7 @@ export class ExactIndex {
    * that plus the rounding bound, which must fall below the k-th exact key found (or the
    * threshold). Null when the proof fails (near-ties): the caller then scores every row.
    */
-  private async searchByScan(q: Float32Array, rq: ResolvedQuery): Promise<Neighbor[] | null> {
+  private async searchByScan(q: Float32Array, rq: ResolvedQuery): Promise<Neighbour[] | null> {
     // usearch's exactSearch reads typed arrays from the start of their ArrayBuffer, ignoring
     // byteOffset: views are copied (the query) or not scanned this way (the matrix)
     if (this.m.data.byteOffset !== 0) return null;
@@ -334,7 +334,7 @@ export class ExactIndex {
     return outsideAtMost < bar ? this.toNeighbors(scored) : null;
   }
 
-  private searchI8(q: Float32Array, rq: ResolvedQuery): Neighbor[] {
+  private searchI8(q: Float32Array, rq: ResolvedQuery): Neighbour[] {
     const i8 = this.i8!;
     const excluded = this.excludedRows(rq.exclude);
     const wanted = Math.min(this.size, i8Candidates(rq.limit) + excluded.size);

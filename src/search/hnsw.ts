@@ -21,7 +21,7 @@ import {
   resolveQuery,
   toKey,
   type Metric,
-  type Neighbor,
+  type Neighbour,
   type ResolvedQuery,
   type SearchOptions,
 } from './types.js';
@@ -183,13 +183,13 @@ export class HnswIndex {
     }
   }
 
-  async search(q: Float32Array, opts: SearchOptions = {}): Promise<Neighbor[]> {
+  async search(q: Float32Array, opts: SearchOptions = {}): Promise<Neighbour[]> {
     checkQuery(q, this.dims);
     const rq = resolveQuery(this.metric, opts);
     return this.searchStored(this.toStored({ rows: 1, cols: this.dims, data: q }), 1, rq)[0]!;
   }
 
-  async searchBatch(qs: Matrix, opts: SearchOptions = {}): Promise<Neighbor[][]> {
+  async searchBatch(qs: Matrix, opts: SearchOptions = {}): Promise<Neighbour[][]> {
     checkQueries(qs, this.dims);
     const rq = resolveQuery(this.metric, opts);
     return this.searchStored(this.toStored(qs), qs.rows, rq);
@@ -211,8 +211,8 @@ export class HnswIndex {
    * usearch returns the k best; the answer needs k after exclusions and, for a threshold without
    * k, every match: ask for more until the last one returned fails the threshold.
    */
-  private searchStored(stored: Float32Array | Int8Array, count: number, rq: ResolvedQuery): Neighbor[][] {
-    const results: Neighbor[][] = [];
+  private searchStored(stored: Float32Array | Int8Array, count: number, rq: ResolvedQuery): Neighbour[][] {
+    const results: Neighbour[][] = [];
     const excluded = new Set(rq.exclude);
     const size = this.size;
     if (size === 0) return Array.from({ length: count }, () => []);

@@ -2,7 +2,7 @@
  * Search over embedding matrices: exact and HNSW nearest neighbours (cosine / Euclidean, k,
  * thresholds, exclusions), all-row similarity scores and near-duplicate groups.
  */
-export type { Metric, Neighbor, SearchOptions } from './types.js';
+export { checkSearchOptions, type Metric, type Neighbour, type SearchOptions } from './types.js';
 export { ExactIndex, exactScore, similarities, type ExactIndexOptions, type ExactStorage } from './exact.js';
 export { HnswIndex, type HnswBuildOptions, type HnswLoadOptions, type HnswOptions, type HnswQuantization } from './hnsw.js';
 export { duplicateGroups, AUTO_EXACT_ROWS, type DuplicateMethod, type DuplicateOptions } from './duplicates.js';

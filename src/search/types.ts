@@ -15,7 +15,7 @@ export interface SearchOptions {
   exclude?: Iterable<number>;
 }
 
-export interface Neighbor {
+export interface Neighbour {
   /** The row's id: its row index, or the id given for it when the index was built. */
   id: number;
   /** Cosine similarity or Euclidean distance. */
@@ -72,11 +72,12 @@ export function resolveQuery(metric: Metric, opts: SearchOptions = {}): Resolved
   const { k, minSimilarity, maxDistance } = opts;
   if (k !== undefined && !(Number.isInteger(k) && k > 0)) throw usage(`k must be a positive integer (got ${k})`);
   if (minSimilarity !== undefined) {
-    if (metric !== 'cosine') throw usage('minSimilarity applies to the cosine metric; use maxDistance with euclidean');
+    if (metric !== 'cosine') throw usage('a similarity threshold goes with the cosine metric (with euclidean, give a distance threshold)');
     if (!Number.isFinite(minSimilarity)) throw usage(`minSimilarity must be a number (got ${minSimilarity})`);
   }
   if (maxDistance !== undefined) {
-    if (metric !== 'euclidean') throw usage('maxDistance applies to the euclidean metric; use minSimilarity with cosine');
+    if (metric !== 'euclidean')
+      throw usage('a distance threshold goes with the euclidean metric (with cosine, give a similarity threshold)');
     if (!(Number.isFinite(maxDistance) && maxDistance >= 0)) throw usage(`maxDistance must be a number ≥ 0 (got ${maxDistance})`);
   }
   const threshold = metric === 'cosine' ? minSimilarity : maxDistance;
@@ -125,4 +126,9 @@ export function checkIds(ids: ArrayLike<number> | undefined, rows: number): Floa
 /** Best first; equal scores in row order. `keys` are "higher is better". */
 export function compareCandidates(a: { key: number; row: number }, b: { key: number; row: number }): number {
   return b.key - a.key || a.row - b.row;
+}
+
+/** Check a search's options before any work (the one rule the CLI, the server and the library apply). */
+export function checkSearchOptions(metric: Metric, opts: SearchOptions = {}): void {
+  resolveQuery(checkMetric(metric), opts);
 }

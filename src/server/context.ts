@@ -15,8 +15,9 @@ import { imagenetClasses } from '../imagenet/classes.js';
 import { LiveCatalogue, type Snapshot } from './catalogue.js';
 import { HttpError } from './http.js';
 import { realRoots } from './paths.js';
+import { PredictionLookup } from './predictions.js';
 import { JobManager, type JobContext } from './jobs.js';
-import type { JobInfo, Neighbour, Predictions, UploadInfo } from './schemas.js';
+import type { JobInfo, NeighbourImage, Predictions, UploadInfo } from './schemas.js';
 
 export interface ContextOptions {
   allowedRoots: string[];
@@ -38,8 +39,7 @@ export class ServerContext {
   readonly jobs = new JobManager();
   /** whether API requests need the server's token */
   authRequired = false;
-  private lastPredictions: Predictions | null = null;
-  private predictionRows = new Map<number, number>();
+  private lookup = new PredictionLookup(null);
   private readonly atlases = new Map<string, Atlas>();
 
   private constructor(
@@ -58,18 +58,15 @@ export class ServerContext {
 
   /** The last trained head's predictions over the collection. */
   get predictions(): Predictions | null {
-    return this.lastPredictions;
+    return this.lookup.predictions;
   }
 
   set predictions(p: Predictions | null) {
-    this.lastPredictions = p;
-    this.predictionRows = new Map(p ? p.ids.map((id, i) => [id, i]) : []);
+    this.lookup = new PredictionLookup(p);
   }
 
   predictionOf(id: number): { label: string; probability: number } | null {
-    const p = this.lastPredictions;
-    const row = this.predictionRows.get(id);
-    return p && row !== undefined ? { label: p.classes[p.predicted[row]!]!, probability: p.probability[row]! } : null;
+    return this.lookup.of(id);
   }
 
   get maxPixels(): number {
@@ -80,7 +77,7 @@ export class ServerContext {
     return format !== null && DISPLAYABLE.has(format);
   }
 
-  neighbours(snap: Snapshot, found: { id: number; score: number }[]): Neighbour[] {
+  neighbours(snap: Snapshot, found: { id: number; score: number }[]): NeighbourImage[] {
     return found.map((n) => {
       const e = snap.rows.get(n.id);
       return { id: n.id, score: n.score, path: e?.path ?? '', top1: e && e.top1 >= 0 ? imagenetClasses()[e.top1]!.label : null };

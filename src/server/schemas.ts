@@ -86,7 +86,7 @@ export const Info = Type.Object({
   auth: Type.Boolean(),
 });
 
-export const Neighbour = Type.Object({ id: Type.Integer(), score: Type.Number(), path: Type.String(), top1: Nullable(Type.String()) });
+export const NeighbourImage = Type.Object({ id: Type.Integer(), score: Type.Number(), path: Type.String(), top1: Nullable(Type.String()) });
 export const Searched = Type.Union([Type.Literal('exact'), Type.Literal('hnsw')], { description: 'which index answered' });
 export const Upload = Type.Object({ bytes: Type.Integer(), width: Type.Integer(), height: Type.Integer(), format: Type.String() });
 
@@ -95,7 +95,7 @@ export const SimilarResult = Type.Object({
   metric: Type.String(),
   k: Type.Integer(),
   searched: Searched,
-  results: Type.Array(Neighbour),
+  results: Type.Array(NeighbourImage),
 });
 
 export const HistogramResult = Type.Object({
@@ -148,7 +148,7 @@ export const ClassifyResult = Type.Object({
   predictions: Type.Array(ClassScore),
   metric: Type.String(),
   searched: Searched,
-  neighbours: Type.Array(Neighbour),
+  neighbours: Type.Array(NeighbourImage),
   stored: Type.Optional(Type.Object({ name: Type.String(), job: JobInfo })),
 });
 
@@ -490,7 +490,7 @@ export type ClassScore = Type.Static<typeof ClassScore>;
 export type ImageSummary = Type.Static<typeof ImageSummary>;
 export type ImageDetail = Type.Static<typeof ImageDetail>;
 export type ImageList = Type.Static<typeof ImageList>;
-export type Neighbour = Type.Static<typeof Neighbour>;
+export type NeighbourImage = Type.Static<typeof NeighbourImage>;
 export type SimilarResult = Type.Static<typeof SimilarResult>;
 export type HistogramResult = Type.Static<typeof HistogramResult>;
 export type ClassifyResult = Type.Static<typeof ClassifyResult>;

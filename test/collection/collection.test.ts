@@ -97,7 +97,7 @@ describe('similar', () => {
   it('refuses mismatched threshold flags and missing databases', async () => {
     const a = await runCli(['similar', CAT, '--db', db, '--max-distance', '3']);
     expect(a.code).toBe(1);
-    expect(a.stderr).toContain('--max-distance goes with --metric euclidean');
+    expect(a.stderr).toContain('a distance threshold goes with the euclidean metric');
     const b = await runCli(['similar', CAT, '--db', join(tmp, 'none.db')]);
     expect(b.code).toBe(1);
     expect(b.stderr).toContain('[E_DB]');

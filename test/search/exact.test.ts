@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { ConvlensError, Random, matrix, row, type Matrix } from '../../src/core/index.js';
-import { ExactIndex, similarities, type Metric, type Neighbor, type SearchOptions } from '../../src/search/index.js';
+import { ExactIndex, similarities, type Metric, type Neighbour, type SearchOptions } from '../../src/search/index.js';
 import { syntheticEmbeddings } from '../helpers/synthetic-embeddings.js';
 
 /** Float64 brute force: every score, sorted best first with ties in row order, then filtered. */
-function reference(m: Matrix, q: Float32Array, metric: Metric, opts: SearchOptions & { ids?: number[] } = {}): Neighbor[] {
+function reference(m: Matrix, q: Float32Array, metric: Metric, opts: SearchOptions & { ids?: number[] } = {}): Neighbour[] {
   const all: { row: number; score: number }[] = [];
   for (let i = 0; i < m.rows; i++) {
     let dot = 0;
@@ -31,7 +31,7 @@ function reference(m: Matrix, q: Float32Array, metric: Metric, opts: SearchOptio
   return out.slice(0, k).map((x) => ({ id: id(x.row), score: x.score }));
 }
 
-function expectSame(got: Neighbor[], want: Neighbor[]): void {
+function expectSame(got: Neighbour[], want: Neighbour[]): void {
   expect(got.map((n) => n.id)).toEqual(want.map((n) => n.id));
   got.forEach((n, i) => expect(n.score).toBeCloseTo(want[i]!.score, 9));
 }

@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConvlensError, matrix, row, type Matrix } from '../../src/core/index.js';
-import { ExactIndex, HnswIndex, type Neighbor } from '../../src/search/index.js';
+import { ExactIndex, HnswIndex, type Neighbour } from '../../src/search/index.js';
 import { syntheticEmbeddings } from '../helpers/synthetic-embeddings.js';
 
-function recall(got: Neighbor[][], truth: Neighbor[][]): number {
+function recall(got: Neighbour[][], truth: Neighbour[][]): number {
   let hits = 0;
   let total = 0;
   got.forEach((list, i) => {

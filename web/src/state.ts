@@ -1,4 +1,5 @@
 /** The app's shared state (what is selected, shown, labelled) and change notifications. */
+import { PredictionLookup } from '../../src/server/predictions.js';
 import { api, type Info, type MapResult, type Predictions } from './api.js';
 
 export type ColorMode = 'image' | 'top1' | 'label' | 'prediction';
@@ -9,7 +10,7 @@ class State {
   map: MapResult | null = null;
   labels = new Map<number, string>();
   predictions: Predictions | null = null;
-  private predictionRows = new Map<number, number>();
+  private lookup = new PredictionLookup(null);
   /** selected image ids (lasso on the map, checkboxes in the grid) */
   selection = new Set<number>();
   /** the image shown in the image panel */
@@ -41,15 +42,13 @@ class State {
   /** The last trained predictions (`known`: whether the server has any, to spare a 404). */
   async refreshPredictions(known = true): Promise<void> {
     this.predictions = known ? await api.predictions().catch(() => null) : null;
-    this.predictionRows = new Map(this.predictions ? this.predictions.ids.map((id, i) => [id, i]) : []);
+    this.lookup = new PredictionLookup(this.predictions);
     this.emit('predictions');
   }
 
   /** The last trained head's prediction for an image. */
   predictionOf(id: number): { label: string; probability: number } | null {
-    const p = this.predictions;
-    const row = this.predictionRows.get(id);
-    return p && row !== undefined ? { label: p.classes[p.predicted[row]!]!, probability: p.probability[row]! } : null;
+    return this.lookup.of(id);
   }
 
   setSelection(ids: Iterable<number>): void {

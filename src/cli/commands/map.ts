@@ -48,6 +48,8 @@ export function register(program: Command): void {
       if (flags.thumbs && flags.out && extname(flags.out).toLowerCase() !== '.png')
         throw new ConvlensError('E_USAGE', `--thumbs writes PNG: ${flags.out} must end in .png`);
       if (flags.labels && flags.color !== 'label') flags.color = 'label';
+      const { checkProjectOptions } = await import('../../projection/index.js');
+      checkProjectOptions({ method: flags.method, perplexity: flags.perplexity });
       const { Collection } = await import('../../collection/index.js');
       const { imagenetClasses } = await import('../../imagenet/classes.js');
       const { savePlot, scatterSvg, thumbnailScatterPng } = await import('../../plot/index.js');

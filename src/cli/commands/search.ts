@@ -1,7 +1,7 @@
 /** similar, histogram, duplicates: questions asked of an indexed collection. */
 import { Option, type Command } from 'commander';
-import type { Collection, Query } from '../../collection/index.js';
-import { ConvlensError, toConvlensError } from '../../core/errors.js';
+import type { Collection, Query, QueryVector } from '../../collection/index.js';
+import { toConvlensError } from '../../core/errors.js';
 import type { Metric } from '../../search/index.js';
 import { DEFAULT_DB, displayPath, type CollectionStore } from '../../store/index.js';
 import {
@@ -27,28 +27,38 @@ async function pathOf(store: CollectionStore, id: number): Promise<string> {
   return row ? displayPath(row) : `#${id}`;
 }
 
-/** The metric's threshold flag, checked against the metric (the same rule the HTTP API applies). */
-function thresholdOf(
+/** The threshold flags, checked against the metric by the library's one rule. */
+async function thresholdOf(
   metric: Metric,
   minSimilarity: number | undefined,
   maxDistance: number | undefined,
-): { minSimilarity?: number; maxDistance?: number } {
-  if (minSimilarity !== undefined && metric !== 'cosine')
-    throw new ConvlensError('E_USAGE', '--min-similarity goes with --metric cosine (use --max-distance for euclidean)');
-  if (maxDistance !== undefined && metric !== 'euclidean')
-    throw new ConvlensError('E_USAGE', '--max-distance goes with --metric euclidean (use --min-similarity for cosine)');
-  return { ...(minSimilarity !== undefined ? { minSimilarity } : {}), ...(maxDistance !== undefined ? { maxDistance } : {}) };
+): Promise<{ minSimilarity?: number; maxDistance?: number }> {
+  const t = { ...(minSimilarity !== undefined ? { minSimilarity } : {}), ...(maxDistance !== undefined ? { maxDistance } : {}) };
+  (await import('../../search/index.js')).checkSearchOptions(metric, t);
+  return t;
 }
 
 /**
- * The query vector, or a failed query reported like a failed input (exit 2; with --json a JSON
- * object with the error), since the query image is this command's input.
+ * Open the collection for reading and run `fn` on the query image's vector; a query that cannot be
+ * read is reported like a failed input (exit 2; with --json a JSON object with the error), since
+ * the query image is this command's input.
  */
-async function queryOrReport(
-  collection: Collection,
+async function withQuery(
+  flags: RuntimeFlags & { db: string; json?: boolean },
   image: string,
-  json: boolean | undefined,
-): Promise<Awaited<ReturnType<Collection['query']>> | null> {
+  fn: (collection: Collection, query: QueryVector) => Promise<void>,
+): Promise<void> {
+  const { Collection } = await import('../../collection/index.js');
+  const collection = await Collection.open(flags.db, { readonly: true, runtime: runtimeOptions(flags) });
+  try {
+    const query = await queryOrReport(collection, image, flags.json);
+    if (query) await fn(collection, query);
+  } finally {
+    await collection.close();
+  }
+}
+
+async function queryOrReport(collection: Collection, image: string, json: boolean | undefined): Promise<QueryVector | null> {
   try {
     return await collection.query({ file: image } satisfies Query);
   } catch (e) {
@@ -97,13 +107,8 @@ export function register(program: Command): void {
     .option('--exact', 'never use the approximate (HNSW) index')
     .option('--json', 'print one JSON object');
   addRuntimeOptions(similar).action(async (image: string, flags: SimilarFlags) => {
-    const threshold = thresholdOf(flags.metric, flags.minSimilarity, flags.maxDistance);
-    const collection = await (
-      await import('../../collection/index.js')
-    ).Collection.open(flags.db, { readonly: true, runtime: runtimeOptions(flags) });
-    try {
-      const query = await queryOrReport(collection, image, flags.json);
-      if (!query) return;
+    const threshold = await thresholdOf(flags.metric, flags.minSimilarity, flags.maxDistance);
+    await withQuery(flags, image, async (collection, query) => {
       const hasThreshold = Object.keys(threshold).length > 0;
       const { results } = await collection.similar(query, {
         metric: flags.metric,
@@ -120,9 +125,7 @@ export function register(program: Command): void {
         rows.forEach((r, i) => out(`${String(i + 1).padStart(4)}. ${label} ${r.score.toFixed(4)}  ${r.path}\n`));
       }
       process.exitCode ??= EXIT_OK;
-    } finally {
-      await collection.close();
-    }
+    });
   });
 
   const histogram = program
@@ -140,12 +143,7 @@ export function register(program: Command): void {
       image: string,
       flags: RuntimeFlags & { db: string; metric: Metric; out: string; bins: number; threshold?: number; json?: boolean },
     ) => {
-      const collection = await (
-        await import('../../collection/index.js')
-      ).Collection.open(flags.db, { readonly: true, runtime: runtimeOptions(flags) });
-      try {
-        const query = await queryOrReport(collection, image, flags.json);
-        if (!query) return;
+      await withQuery(flags, image, async (collection, query) => {
         const threshold = flags.threshold ?? (flags.metric === 'cosine' ? 0.5 : undefined);
         const { histogram: h } = await collection.histogram(query, {
           metric: flags.metric,
@@ -187,9 +185,7 @@ export function register(program: Command): void {
           out(`${h.count} images: mean ${h.mean.toFixed(4)}, min ${h.min.toFixed(4)}, max ${h.max.toFixed(4)}${passing} → ${flags.out}\n`);
         }
         process.exitCode ??= EXIT_OK;
-      } finally {
-        await collection.close();
-      }
+      });
     },
   );
 

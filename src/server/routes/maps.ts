@@ -1,9 +1,10 @@
 /** Routes for maps and their thumbnail atlases. */
 import type { MapRequest } from '../../collection/index.js';
 import { imagenetClasses } from '../../imagenet/classes.js';
+import { checkProjectOptions } from '../../projection/index.js';
 import type { Snapshot } from '../catalogue.js';
 import type { ServerContext } from '../context.js';
-import { badRequest, HttpError, notFound } from '../http.js';
+import { HttpError, notFound } from '../http.js';
 import { API, type MapResult } from '../schemas.js';
 import type { App } from './app-type.js';
 
@@ -17,9 +18,7 @@ interface MapParams {
 
 function mapRequest(p: MapParams): MapRequest {
   const method = p.method ?? 'tsne';
-  if (method !== 'tsne' && p.perplexity !== undefined) throw badRequest('perplexity applies to method=tsne');
-  if (method !== 'umap' && (p.nNeighbors !== undefined || p.minDist !== undefined))
-    throw badRequest('nNeighbors and minDist apply to method=umap');
+  checkProjectOptions({ ...p, method });
   return {
     method,
     ...(p.seed !== undefined ? { seed: p.seed } : {}),

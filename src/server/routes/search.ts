@@ -1,9 +1,9 @@
 /** Routes that compare images: most similar, similarity histogram, classify an upload. */
 import type { SimilarOptions } from '../../collection/index.js';
 import { decodePredictions } from '../../imagenet/classes.js';
-import type { Metric } from '../../search/index.js';
+import { checkSearchOptions, type Metric } from '../../search/index.js';
 import type { ServerContext } from '../context.js';
-import { badRequest, HttpError, notFound } from '../http.js';
+import { HttpError, notFound } from '../http.js';
 import { API, type SimilarResult } from '../schemas.js';
 import type { App } from './app-type.js';
 
@@ -14,13 +14,10 @@ interface SearchQuery {
   maxDistance?: number;
 }
 
-/** A threshold must go with its metric (the same rule as the CLI's). */
+/** The search's options, checked by the library's one rule (a threshold goes with its metric). */
 function searchOptions(q: SearchQuery): SimilarOptions & { metric: Metric; k: number } {
   const metric = q.metric ?? 'cosine';
-  if (q.minSimilarity !== undefined && metric !== 'cosine')
-    throw badRequest('minSimilarity goes with metric=cosine (use maxDistance with euclidean)');
-  if (q.maxDistance !== undefined && metric !== 'euclidean')
-    throw badRequest('maxDistance goes with metric=euclidean (use minSimilarity with cosine)');
+  checkSearchOptions(metric, q);
   return {
     metric,
     k: q.k ?? 10,
