@@ -9,6 +9,7 @@ import { ConvlensError, fsError } from '../core/errors.js';
 import { decodePath } from '../core/fspath.js';
 import { RESIZE_MODES, type ResizeMode } from '../image/resize.js';
 import { expandInputs } from '../image/files.js';
+import { PRECISIONS, type Precision } from '../model/calibration.js';
 import type { LensOptions } from '../pipeline/lens.js';
 import { out, reportError, writeJsonLine } from './output.js';
 
@@ -75,16 +76,45 @@ export function addLensOptions(cmd: Command): Command {
   const resize = new Option('--resize <mode>', 'crop (default): shorter side 256, centre 224×224; squash: whole image to 224×224').choices(
     RESIZE_MODES as string[],
   );
-  return addRuntimeOptions(cmd.addOption(resize));
+  return addRuntimeOptions(addPrecisionOptions(cmd.addOption(resize)));
+}
+
+/** --precision and --calibration: the int8 network (see README, "int8"). */
+export function addPrecisionOptions(cmd: Command): Command {
+  return cmd
+    .addOption(
+      new Option(
+        '--precision <p>',
+        'fp32 (default), or int8: the quantized network, about 3× faster, embeddings within 0.3% (cosine)',
+      ).choices(PRECISIONS as string[]),
+    )
+    .option(
+      '--calibration <id>',
+      'with --precision int8: a calibration made by convlens quantize --calibrate DIR (default: the shipped one)',
+    );
 }
 
 export interface LensFlags extends RuntimeFlags {
   resize?: ResizeMode;
   layer?: string;
+  precision?: Precision;
+  calibration?: string;
+}
+
+/** What a command asks of the network beyond the runtime: the lens (a collection may decide it instead). */
+export function lensChoice(
+  flags: Omit<LensFlags, keyof RuntimeFlags>,
+): Pick<LensOptions, 'resize' | 'layer' | 'precision' | 'calibration'> {
+  return {
+    ...(flags.resize ? { resize: flags.resize } : {}),
+    ...(flags.layer ? { layer: flags.layer } : {}),
+    ...(flags.precision ? { precision: flags.precision } : {}),
+    ...(flags.calibration ? { calibration: flags.calibration } : {}),
+  };
 }
 
 export function lensOptions(flags: LensFlags): LensOptions {
-  return { ...(flags.resize ? { resize: flags.resize } : {}), ...runtimeOptions(flags), ...(flags.layer ? { layer: flags.layer } : {}) };
+  return { ...runtimeOptions(flags), ...lensChoice(flags) };
 }
 
 /** Inputs: arguments and/or a list in a file, as rsync and tar take them. */

@@ -18,6 +18,7 @@ import * as indexFolders from './commands/index-folders.js';
 import * as label from './commands/label.js';
 import * as map from './commands/map.js';
 import * as predict from './commands/predict.js';
+import * as quantize from './commands/quantize.js';
 import * as search from './commands/search.js';
 import * as serve from './commands/serve.js';
 import * as stats from './commands/stats.js';
@@ -29,7 +30,22 @@ export function buildProgram(): Command {
     .version(VERSION)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  for (const command of [classify, embed, indexFolders, stats, search, map, train, predict, evaluate, exportModel, label, serve, demo]) {
+  for (const command of [
+    classify,
+    embed,
+    indexFolders,
+    stats,
+    search,
+    map,
+    train,
+    predict,
+    evaluate,
+    exportModel,
+    quantize,
+    label,
+    serve,
+    demo,
+  ]) {
     command.register(program);
   }
   return program;

@@ -2,7 +2,7 @@
  * A collection: the one thing the CLI commands, the server routes and library users talk to for
  * an indexed set of images. It owns the policies both would otherwise repeat:
  *
- * - the lens rule: a collection keeps the model, layer and resize mode it was made with; asking
+ * - the lens rule: a collection keeps the model, layer, resize mode and precision it was made with; asking
  *   for another is `E_SETTINGS_MISMATCH`, and a new collection takes what is asked (default crop);
  * - the network is loaded only when an image must go through it (an unchanged re-index or a
  *   query by an indexed image never starts it);
@@ -15,6 +15,7 @@ import type { Matrix } from '../core/matrix.js';
 import { DEFAULT_RESIZE, RESIZE_MODES, type ResizeMode } from '../image/resize.js';
 import { realPath } from '../image/files.js';
 import { indexFolders, type IndexOptions, type IndexSummary } from '../indexer/index.js';
+import type { Precision } from '../model/calibration.js';
 import { RESNET50 } from '../model/registry.js';
 import type { ConvLens, LensOptions } from '../pipeline/lens.js';
 import type { ProjectProgress } from '../projection/index.js';
@@ -25,13 +26,16 @@ import { cachedMap, collectionMap, mapKey, type CollectionMap, type MapRequest }
 import { CollectionSearch, type SimilarityHistogram, type SimilarOptions } from './search.js';
 
 /** Network options that are the caller's to choose (the collection decides model, layer, resize). */
-export type RuntimeOptions = Omit<LensOptions, 'model' | 'layer' | 'resize'>;
+export type RuntimeOptions = Omit<LensOptions, keyof LensChoice>;
 
 /** The lens a caller asks for; a new collection takes it, an existing one must match it. */
 export interface LensChoice {
   model?: string;
   layer?: string;
   resize?: ResizeMode;
+  precision?: Precision;
+  /** int8: a calibration id (default: the shipped calibration) */
+  calibration?: string;
 }
 
 export interface CollectionOptions {
@@ -112,11 +116,16 @@ export class Collection {
       });
     }
     if (s) {
-      const diffs = (['model', 'layer', 'resize'] as const)
+      const recorded = { ...s, precision: s.precision ?? 'fp32' };
+      const diffs = (['model', 'layer', 'resize', 'precision', 'calibration'] as const)
         .filter(
-          (k) => asked[k] !== undefined && asked[k] !== s[k] && !(k === 'model' && asked.model === 'resnet50' && s.model === RESNET50.id),
+          (k) =>
+            asked[k] !== undefined &&
+            asked[k] !== recorded[k] &&
+            !(k === 'model' && asked.model === 'resnet50' && s.model === RESNET50.id) &&
+            !(k === 'calibration' && recorded.precision !== 'int8'),
         )
-        .map((k) => `${k} ${s[k]} (asked: ${asked[k]})`);
+        .map((k) => `${k} ${recorded[k] ?? 'none'} (asked: ${asked[k]})`);
       if (diffs.length > 0) {
         throw new ConvlensError(
           'E_SETTINGS_MISMATCH',
@@ -132,6 +141,9 @@ export class Collection {
       model: s?.model ?? asked.model ?? RESNET50.id,
       ...((s?.layer ?? asked.layer) ? { layer: s?.layer ?? asked.layer } : {}),
       resize: s?.resize ?? asked.resize ?? DEFAULT_RESIZE,
+      ...(s?.precision === 'int8' ? { precision: 'int8' as const, calibration: s.calibration! } : {}),
+      ...(!s && asked.precision ? { precision: asked.precision } : {}),
+      ...(!s && asked.calibration ? { calibration: asked.calibration } : {}),
     };
   }
 

@@ -15,3 +15,15 @@ export function warnOnce(message: string): void {
   given.add(message);
   handler(message);
 }
+
+let noticeHandler: (message: string) => void = (m) => process.stderr.write(`convlens: ${m}\n`);
+
+/** Take the library's notices (long one-time work starting, e.g. int8 calibration) instead of stderr. */
+export function onNotice(fn: (message: string) => void): void {
+  noticeHandler = fn;
+}
+
+/** Tell a person that something slow is happening, and why. */
+export function notice(message: string): void {
+  noticeHandler(message);
+}

@@ -24,6 +24,10 @@ export interface BackboneInfo {
   resize: string;
   /** Embedding width; must equal the head's. */
   dim: number;
+  /** 'int8' when the embeddings came from the quantized network (absent: float32) */
+  precision?: 'int8';
+  /** int8: the calibration id */
+  calibration?: string;
   [key: string]: unknown;
 }
 
@@ -186,8 +190,12 @@ function checkBackbone(b: BackboneInfo | undefined, file: string): void {
     typeof b.layer === 'string' &&
     typeof b.resize === 'string' &&
     Number.isInteger(b.dim) &&
-    b.dim > 0;
-  if (!ok) throw new ConvlensError('E_BAD_INPUT', `${file}: backbone must be {model, layer, resize, dim}`, { file });
+    b.dim > 0 &&
+    (b.precision === undefined || (b.precision === 'int8' && typeof b.calibration === 'string'));
+  if (!ok)
+    throw new ConvlensError('E_BAD_INPUT', `${file}: backbone must be {model, layer, resize, dim[, precision: "int8", calibration]}`, {
+      file,
+    });
 }
 
 function checkStateShape(s: HeadState): void {

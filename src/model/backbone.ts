@@ -1,24 +1,18 @@
 /**
- * A loaded backbone: the converted ONNX graph in an onnxruntime-node session that returns the
- * class probabilities and the chosen embedding layer in one pass.
+ * A loaded backbone: the converted ONNX graph (float, or its int8 copy) in an onnxruntime-node
+ * session that returns the class probabilities and the chosen embedding layer in one pass.
  */
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { ConvlensError } from '../core/errors.js';
 import { startWorker } from '../core/worker.js';
-import { artefactProblem, ensureDir, writeArtefact } from '../core/files.js';
-import { warnOnce } from '../core/warn.js';
-import { hashFiles, resolveCacheDir } from './cache.js';
-import { GRAPH_INPUT, kerasToOnnx, type ConvertedGraph } from './keras-to-onnx.js';
-import { encodeModel } from '../onnx/index.js';
+import { PRECISIONS, type Precision } from './calibration.js';
+import { ensureConverted } from './convert.js';
+import { ensureQuantized, type QuantizedModel } from './int8.js';
+import { GRAPH_INPUT } from './keras-to-onnx.js';
 import { getBackbone, type BackboneSpec } from './registry.js';
 import type { InferenceReply, InferenceRequest, InferenceWorkerData } from './inference-worker.js';
-import { layersModelFiles, readLayersModel, readLayersModelTopology } from './tfjs-layers.js';
-
-/** Bump when the converter's output for the same source changes. */
-export const CONVERTER_VERSION = '1';
-export const ONNX_OPSET = 17;
+import { readLayersModelTopology } from './tfjs-layers.js';
 
 export interface BackboneOptions {
   /** backbone id (default: the Keras ResNet50) */
@@ -29,40 +23,14 @@ export interface BackboneOptions {
   threads?: number;
   /** folder for converted models (see resolveCacheDir) */
   cacheDir?: string;
-}
-
-/** Convert a backbone to an ONNX graph with the given outputs (in memory; reads the weights). */
-export function buildBackboneGraph(spec: BackboneSpec, outputs: string[]): ConvertedGraph {
-  return kerasToOnnx(readLayersModel(spec.modelJson()), { outputs });
-}
-
-/**
- * Path of the converted model for these outputs, converting and caching it on first use. A cached
- * file is checked against its recorded digest first: a damaged or half-written one is converted
- * again (once, with a warning), never used.
- */
-export async function ensureConverted(
-  spec: BackboneSpec,
-  outputs: string[],
-  cacheDir?: string,
-): Promise<{ path: string; converted: ConvertedGraph | null }> {
-  const sources = layersModelFiles(spec.modelJson());
-  const hash = await hashFiles(sources, `convlens-converter-${CONVERTER_VERSION}\0${outputs.join(',')}`);
-  const dir = ensureDir(resolveCacheDir(cacheDir));
-  const path = join(dir, `${spec.id}-${hash.slice(0, 16)}.onnx`);
-  const problem = await artefactProblem(path);
-  if (problem === null) return { path, converted: null };
-  if (problem !== 'missing') warnOnce(`the cached model ${path} cannot be trusted (${problem}); converting it again`);
-  const converted = buildBackboneGraph(spec, outputs);
-  const bytes = encodeModel({
-    graph: converted.graph,
-    opsetVersion: ONNX_OPSET,
-    producerName: 'convlens',
-    producerVersion: CONVERTER_VERSION,
-    docString: `${spec.description}; outputs: ${outputs.join(', ')}`,
-  });
-  writeArtefact(path, bytes, { model: spec.id, sources: hash, converter: CONVERTER_VERSION, outputs });
-  return { path, converted };
+  /**
+   * fp32 (default): the converted float model. int8: its statically quantized copy, made and
+   * cached on first use (calibration takes about a minute once), about 3× faster on CPUs with
+   * VNNI; embeddings agree with fp32 to a cosine of 0.997 on average (README, "int8").
+   */
+  precision?: Precision;
+  /** int8 only: the id of a calibration made by `convlens quantize --calibrate DIR` (default: the shipped images) */
+  calibration?: string;
 }
 
 export class Backbone {
@@ -75,6 +43,9 @@ export class Backbone {
   readonly inputShape: readonly [number, number, number];
   readonly threads: number;
   readonly modelPath: string;
+  readonly precision: Precision;
+  /** int8: the id of the calibration its ranges come from */
+  readonly calibration: string | undefined;
   private readonly worker: Worker;
   private readonly pending = new Map<number, { resolve: (o: Record<string, Float32Array>) => void; reject: (e: Error) => void }>();
   private nextId = 1;
@@ -88,7 +59,10 @@ export class Backbone {
     threads: number,
     modelPath: string,
     worker: Worker,
+    quantized: QuantizedModel | null,
   ) {
+    this.precision = quantized ? 'int8' : 'fp32';
+    this.calibration = quantized?.calibration;
     this.spec = spec;
     this.layer = layer;
     this.dim = dim;
@@ -122,10 +96,30 @@ export class Backbone {
     const threads = options.threads ?? availableParallelism();
     if (!Number.isInteger(threads) || threads < 1)
       throw new ConvlensError('E_USAGE', `threads must be a positive integer (got ${threads})`);
+    const precision = options.precision ?? 'fp32';
+    if (!PRECISIONS.includes(precision)) {
+      throw new ConvlensError('E_USAGE', `precision must be one of ${PRECISIONS.join(', ')} (got ${String(precision)})`);
+    }
+    if (options.calibration !== undefined && precision !== 'int8')
+      throw new ConvlensError('E_USAGE', 'a calibration is for --precision int8');
     const outputs = layer === spec.probabilitiesLayer ? [layer] : [spec.probabilitiesLayer, layer];
     const { path, converted } = await ensureConverted(spec, outputs, options.cacheDir);
+    const quantized =
+      precision === 'int8'
+        ? await ensureQuantized(spec, outputs, {
+            ...(options.cacheDir !== undefined ? { cacheDir: options.cacheDir } : {}),
+            ...(options.calibration !== undefined ? { calibration: options.calibration } : {}),
+            threads,
+          })
+        : null;
     const inputShape = converted?.inputShape ?? inputShapeOf(spec);
-    const workerData: InferenceWorkerData = { modelPath: path, threads, input: GRAPH_INPUT, outputs, inputShape: [...inputShape] };
+    const workerData: InferenceWorkerData = {
+      modelPath: quantized?.path ?? path,
+      threads,
+      input: GRAPH_INPUT,
+      outputs,
+      inputShape: [...inputShape],
+    };
     const worker = startWorker(import.meta.url, 'inference-worker', workerData);
     const ready = await new Promise<Extract<InferenceReply, { type: 'ready' }>>((resolve, reject) => {
       const onMessage = (m: InferenceReply): void => {
@@ -153,7 +147,7 @@ export class Backbone {
       await worker.terminate();
       throw new ConvlensError('E_MODEL', `${path}: unexpected model signature`, { file: path });
     }
-    return new Backbone(spec, layer, dim, inputShape, threads, path, worker);
+    return new Backbone(spec, layer, dim, inputShape, threads, quantized?.path ?? path, worker, quantized);
   }
 
   /** Floats per input item (C×H×W). */

@@ -11,7 +11,7 @@
 import { ConvlensError } from '../core/errors.js';
 import type { Matrix } from '../core/matrix.js';
 import { CAFFE_MEAN_BGR } from '../image/preprocess.js';
-import { buildBackboneGraph, CONVERTER_VERSION, ONNX_OPSET } from './backbone.js';
+import { buildBackboneGraph, CONVERTER_VERSION, ONNX_OPSET } from './convert.js';
 import { GRAPH_INPUT } from './keras-to-onnx.js';
 import { attr, encodeModel, floatTensor, int64Tensor, TensorType, type OnnxNode } from '../onnx/index.js';
 import { getBackbone } from './registry.js';

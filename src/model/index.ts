@@ -1,4 +1,7 @@
-export { Backbone, buildBackboneGraph, ensureConverted, CONVERTER_VERSION, ONNX_OPSET, type BackboneOptions } from './backbone.js';
+export { Backbone, type BackboneOptions } from './backbone.js';
+export { buildBackboneGraph, ensureConverted, CONVERTER_VERSION, ONNX_OPSET } from './convert.js';
+export { ensureQuantized, type QuantizedModel } from './int8.js';
+export { PRECISIONS, type Precision } from './calibration.js';
 export { resolveCacheDir } from './cache.js';
 export { GRAPH_INPUT, kerasToOnnx, type ConvertedGraph, type ConvertOptions } from './keras-to-onnx.js';
 

@@ -4,3 +4,4 @@
  */
 import './ort-env.js';
 export * from './proto.js';
+export * from './inspect.js';

@@ -37,6 +37,17 @@ export interface LensOptions extends BackboneOptions {
   maxPixels?: number;
 }
 
+/** What makes two embeddings comparable: the network, its cut, the resize mode, the precision. */
+export interface LensSettings {
+  model: string;
+  layer: string;
+  resize: ResizeMode;
+  dim: number;
+  /** present for the int8 network only */
+  precision?: 'int8';
+  calibration?: string;
+}
+
 export interface ProcessOptions {
   /** also return a WebP thumbnail whose longer side is this many pixels */
   thumbnail?: number;
@@ -130,8 +141,15 @@ export class ConvLens {
   }
 
   /** Settings that make embeddings comparable: recorded with every stored vector. */
-  get settings(): { model: string; layer: string; resize: ResizeMode; dim: number } {
-    return { model: this.backbone.spec.id, layer: this.backbone.layer, resize: this.resize, dim: this.backbone.dim };
+  get settings(): LensSettings {
+    const b = this.backbone;
+    return {
+      model: b.spec.id,
+      layer: b.layer,
+      resize: this.resize,
+      dim: b.dim,
+      ...(b.precision === 'int8' ? { precision: 'int8' as const, calibration: b.calibration! } : {}),
+    };
   }
 
   private async decode(input: ImageInput, options: ProcessOptions): Promise<Decoded> {

@@ -17,10 +17,9 @@ import fastifyStatic from '@fastify/static';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Ajv } from 'ajv';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
-import { Collection, type RuntimeOptions } from '../collection/index.js';
+import { Collection, type LensChoice, type RuntimeOptions } from '../collection/index.js';
 import { ConvlensError } from '../core/errors.js';
 import { builtWebDir } from '../core/package.js';
-import type { ResizeMode } from '../image/decode.js';
 import { DEFAULT_HOST, DEFAULT_PORT, isLoopback, loopbackNames } from './address.js';
 import { ServerContext } from './context.js';
 import { errorReply, forbidden, notFound, unauthorized } from './http.js';
@@ -32,10 +31,8 @@ import { registerSearchRoutes } from './routes/search.js';
 import { registerTrainingRoutes } from './routes/training.js';
 import type { App } from './routes/app-type.js';
 
-export type ServerLensOptions = RuntimeOptions & {
-  /** resize mode of a new (empty) collection; an existing one keeps its own (default crop) */
-  resize?: ResizeMode;
-};
+/** Runtime options, and the lens of a new (empty) collection; an existing one keeps its own. */
+export type ServerLensOptions = RuntimeOptions & LensChoice;
 
 export interface ServerOptions {
   /** collection database (created, empty, when missing) */
@@ -135,8 +132,11 @@ export async function createServer(options: ServerOptions): Promise<ConvlensServ
       : options.uploadsDir === null
         ? null
         : resolve(options.uploadsDir);
-  const { resize, ...runtime } = options.lens ?? {};
-  const collection = await Collection.open(db, { create: true, runtime, searchThread: true, ...(resize ? { lens: { resize } } : {}) });
+  const { resize, precision, calibration, model, layer, ...runtime } = options.lens ?? {};
+  const lens: LensChoice = Object.fromEntries(
+    Object.entries({ resize, precision, calibration, model, layer }).filter(([, v]) => v !== undefined),
+  );
+  const collection = await Collection.open(db, { create: true, runtime, searchThread: true, lens });
   const context = await ServerContext.create(collection, {
     allowedRoots: await realRoots(options.allowedRoots ?? []),
     maxUploadBytes,
@@ -145,7 +145,7 @@ export async function createServer(options: ServerOptions): Promise<ConvlensServ
     maxStoredUploadBytes: options.maxStoredUploadBytes ?? 2 ** 30,
     thumbnailSize: options.thumbnailSize ?? 128,
     runtime,
-    lens: resize ? { resize } : {},
+    lens,
   }).catch(async (e: unknown) => {
     await collection.close();
     throw e;

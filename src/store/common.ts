@@ -3,12 +3,13 @@ import { readFileSync } from 'node:fs';
 import { ConvlensError } from '../core/errors.js';
 import type { EmbeddingSettings, WriterInfo } from './types.js';
 
-const SETTING_KEYS = ['model', 'layer', 'resize', 'dim', 'variant'] as const;
+const SETTING_KEYS = ['model', 'layer', 'resize', 'dim', 'precision', 'calibration', 'variant'] as const;
 
 /** Refuse embeddings made with settings other than the collection's. */
 export function checkSettings(current: EmbeddingSettings, asked: EmbeddingSettings, location: string): void {
+  const shown = (s: EmbeddingSettings, k: (typeof SETTING_KEYS)[number]): string | number => s[k] ?? (k === 'precision' ? 'fp32' : 'none');
   const diffs = SETTING_KEYS.filter((k) => (current[k] ?? '') !== (asked[k] ?? '')).map(
-    (k) => `${k} ${current[k] ?? 'none'} (asked: ${asked[k] ?? 'none'})`,
+    (k) => `${k} ${shown(current, k)} (asked: ${shown(asked, k)})`,
   );
   if (diffs.length > 0) {
     throw new ConvlensError(
@@ -23,7 +24,14 @@ export function checkSettings(current: EmbeddingSettings, asked: EmbeddingSettin
 
 /** The settings as recorded (fixed key order, no absent keys). */
 export function settingsJson(s: EmbeddingSettings): string {
-  return JSON.stringify({ model: s.model, layer: s.layer, resize: s.resize, dim: s.dim, ...(s.variant ? { variant: s.variant } : {}) });
+  return JSON.stringify({
+    model: s.model,
+    layer: s.layer,
+    resize: s.resize,
+    dim: s.dim,
+    ...(s.precision ? { precision: s.precision, calibration: s.calibration } : {}),
+    ...(s.variant ? { variant: s.variant } : {}),
+  });
 }
 
 /** When a process started (Linux: clock ticks since boot, from /proc), to tell a reused pid from the writer. */

@@ -23,6 +23,10 @@ export interface EmbeddingSettings {
   layer: string;
   resize: ResizeMode;
   dim: number;
+  /** "int8" for the quantized network; absent for float32 (what every collection before it holds) */
+  precision?: 'int8';
+  /** int8: the calibration id its ranges come from */
+  calibration?: string;
   /** augmentation view (e.g. "flip"), absent for the images themselves */
   variant?: string;
 }

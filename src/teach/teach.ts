@@ -157,7 +157,7 @@ export async function trainModel(
     const result = await trainOnLabelled(items, lens, options);
     const s = lens.settings;
     const modelFile = saveModelDir(outDir, result.head, {
-      backbone: { model: s.model, layer: s.layer, resize: s.resize, dim: s.dim },
+      backbone: { ...s },
       metrics: result.report,
       training: {
         source,
@@ -186,10 +186,19 @@ export class Classifier {
     this.lens = lens;
   }
 
-  static async load(modelDir: string, lensOptions: Omit<LensOptions, 'resize' | 'layer' | 'model'> = {}): Promise<Classifier> {
+  static async load(
+    modelDir: string,
+    lensOptions: Omit<LensOptions, 'resize' | 'layer' | 'model' | 'precision' | 'calibration'> = {},
+  ): Promise<Classifier> {
     const model = loadModelDir(modelDir);
     const b = model.backbone;
-    const lens = await ConvLens.load({ ...lensOptions, model: b.model, layer: b.layer, resize: b.resize as 'squash' | 'crop' });
+    const lens = await ConvLens.load({
+      ...lensOptions,
+      model: b.model,
+      layer: b.layer,
+      resize: b.resize as 'squash' | 'crop',
+      ...(b.precision === 'int8' ? { precision: 'int8', calibration: b.calibration } : {}),
+    });
     if (lens.settings.dim !== b.dim) {
       await lens.dispose();
       throw new ConvlensError(

@@ -6,6 +6,7 @@ import {
   EXIT_SIGNAL,
   EXIT_SOME_FAILED,
   EXIT_USAGE,
+  lensChoice,
   out,
   parseIntOption,
   reportError,
@@ -55,7 +56,7 @@ export function register(program: Command): void {
     ).Collection.open(flags.db, {
       create: true,
       runtime: runtimeOptions(flags),
-      ...(flags.resize ? { lens: { resize: flags.resize } } : {}),
+      lens: lensChoice(flags),
     });
     const stop = stopOnSignals();
     const progress = progressReporter('index', { quiet: flags.quiet });

@@ -3,9 +3,18 @@ import type { Command } from 'commander';
 import { DEFAULT_HOST, DEFAULT_PORT, isLoopback } from '../../server/address.js';
 import type { ConvlensServer, ServerOptions } from '../../server/index.js';
 import { DEFAULT_DB } from '../../store/index.js';
-import { addRuntimeOptions, out, parseIntOption, runtimeOptions, type RuntimeFlags } from '../common.js';
+import {
+  addPrecisionOptions,
+  addRuntimeOptions,
+  lensChoice,
+  out,
+  parseIntOption,
+  runtimeOptions,
+  type LensFlags,
+  type RuntimeFlags,
+} from '../common.js';
 
-export interface ServeFlags extends RuntimeFlags {
+export interface ServeFlags extends RuntimeFlags, Pick<LensFlags, 'precision' | 'calibration'> {
   db: string;
   host: string;
   port: number;
@@ -23,7 +32,7 @@ const collect = (value: string, previous: string[]): string[] => [...previous, v
 /** Options shared by serve and demo. */
 export function addServeOptions(cmd: Command): Command {
   return addRuntimeOptions(
-    cmd
+    addPrecisionOptions(cmd)
       .option(
         '--host <host>',
         'address to listen on (anything but loopback needs the token and exposes the app to the network)',
@@ -52,7 +61,7 @@ export function serverOptions(flags: ServeFlags, db: string): ServerOptions {
     maxStoredUploads: flags.maxStoredUploads,
     maxStoredUploadBytes: flags.maxStoredUploadsMb * 1024 * 1024,
     ...(token ? { token } : {}),
-    lens: runtimeOptions(flags),
+    lens: { ...runtimeOptions(flags), ...lensChoice(flags) },
   };
 }
 
