@@ -23,6 +23,7 @@ import * as search from './commands/search.js';
 import * as serve from './commands/serve.js';
 import * as stats from './commands/stats.js';
 import * as train from './commands/train.js';
+import * as worker from './commands/worker.js';
 
 export function buildProgram(): Command {
   const program = new Command('convlens')
@@ -45,6 +46,7 @@ export function buildProgram(): Command {
     label,
     serve,
     demo,
+    worker,
   ]) {
     command.register(program);
   }

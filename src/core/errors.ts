@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'E_UNSUPPORTED_LAYER' // the converter meets a layer or config it cannot translate
   | 'E_DB' // the collection database cannot be opened or is inconsistent
   | 'E_DB_BUSY' // another process holds the collection (an index run, a lock past the busy timeout)
+  | 'E_UNAVAILABLE' // a service convlens needs (PostgreSQL, Redis) cannot be reached
   | 'E_DISK_FULL' // no space left where convlens writes (database, model cache, output file)
   | 'E_IO' // the operating system failed to read or write (EIO, a closed pipe, ...)
   | 'E_SETTINGS_MISMATCH' // embeddings from different model / layer / preprocessing would be mixed

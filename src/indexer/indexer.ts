@@ -96,24 +96,31 @@ export type LensSource = ConvLens | (() => Promise<ConvLens>);
  */
 const SETTLED: ReadonlySet<string> = new Set(['E_EMPTY', 'E_NOT_IMAGE', 'E_TRUNCATED', 'E_CORRUPT', 'E_BAD_PIXELS']);
 
-interface Job {
+/** One file an index run looks at. */
+export interface IndexJob {
   /** real path: the row's key */
   file: string;
+  /** where to read it, when not at `file` (a worker that sees the files under another mount) */
+  source?: string;
   /** the path as walked (what a failure names) */
   shown: string;
   rootId: number;
   path: string;
   size: number;
   mtimeMs: number;
+  /** when its bytes were read (recorded with its result) */
+  readAt?: number;
   state: FileState | undefined;
 }
+type Job = IndexJob;
 
 interface ReadJob extends Job {
   bytes: Buffer;
   hash: string;
 }
 
-function newSummary(): IndexSummary {
+/** A summary with nothing done yet. */
+export function emptySummary(): IndexSummary {
   return { indexed: 0, unchanged: 0, failed: [], pruned: 0, missing: 0, reused: 0, seconds: 0, interrupted: false };
 }
 
@@ -134,67 +141,116 @@ export async function indexFolders(
   options: IndexOptions = {},
 ): Promise<IndexSummary> {
   const t0 = performance.now();
-  const summary = newSummary();
+  const summary = emptySummary();
   await withWriter(store, options, summary, async () => {
-    const jobs: Job[] = [];
-    const seen = new Set<string>();
-    const walked: { root: string; rootId: number; states: Map<string, FileState>; failedFolders: Set<string> }[] = [];
-    for (const folder of folders) {
-      let root: string;
-      try {
-        root = await realPath(resolve(folder));
-      } catch {
-        fail(summary, folder, new ConvlensError('E_NOT_FOUND', 'no such folder'));
-        continue;
-      }
-      if (!(await stat(root)).isDirectory()) {
-        fail(summary, folder, new ConvlensError('E_USAGE', 'not a folder (index takes folders)'));
-        continue;
-      }
-      if (options.confine && !options.confine.some((c) => isInside(root, c))) {
-        fail(summary, folder, new ConvlensError('E_PERMISSION', 'folder is outside the allowed roots'));
-        continue;
-      }
-      const rootId = await store.rootId(root);
-      const states = await store.fileStates(rootId, root);
-      const failedFolders = new Set<string>();
-      const onError = (e: ConvlensError): void => fail(summary, e.file ?? folder, e);
-      for await (const f of walkImages(root, { confine: options.confine, onError }, failedFolders)) {
-        if (seen.has(f.file)) continue; // reached twice (a symlink, or nested folders given together)
-        seen.add(f.file);
-        jobs.push({
-          file: f.file,
-          shown: join(root, ...f.path.split('/')),
-          rootId,
-          path: f.path,
-          size: 0,
-          mtimeMs: 0,
-          state: states.get(f.file),
-        });
-      }
-      walked.push({ root, rootId, states, failedFolders });
-    }
-    // never prune what could not be seen: rows under a folder that failed to list stay
-    const gone = new Set<number>();
-    const hidden = new Set<number>();
-    for (const w of walked) {
-      const unseen = [...w.failedFolders];
-      for (const [file, s] of w.states) {
-        if (seen.has(file)) continue;
-        const shown = resolve(w.root, ...s.path.split('/'));
-        if (unseen.some((d) => isInside(file, d) || (s.rootId === w.rootId && isInside(shown, d)))) hidden.add(s.id);
-        else gone.add(s.id);
-      }
-    }
-    for (const id of hidden) gone.delete(id);
-    summary.missing += hidden.size;
-    await runJobs(store, lens, jobs, summary, options);
+    const plan = await planFolders(store, folders, options, summary);
+    await runJobs(store, lens, plan.jobs, summary, options);
     // prune last: renamed files have copied their results from the rows that go now
-    if (gone.size > 0) {
-      if (options.prune && !summary.interrupted) summary.pruned = await store.deleteImages([...gone]);
-      else summary.missing += gone.size;
+    if (plan.gone.length > 0) {
+      if (options.prune && !summary.interrupted) summary.pruned = await store.deleteImages(plan.gone);
+      else summary.missing += plan.gone.length;
     }
   });
+  summary.seconds = (performance.now() - t0) / 1000;
+  return summary;
+}
+
+/** What a run over folders must do: the files to look at, and the rows of files that are gone. */
+export interface IndexPlan {
+  jobs: IndexJob[];
+  /** rows whose files are gone (never under a folder that could not be listed) */
+  gone: number[];
+}
+
+/**
+ * Walk the folders and pair every image file with its stored row. Folders that cannot be used
+ * and unreadable subfolders are failures in `summary`; rows under those are counted missing, not
+ * gone.
+ */
+export async function planFolders(
+  store: CollectionStore,
+  folders: string[],
+  options: Pick<IndexOptions, 'confine'>,
+  summary: IndexSummary,
+): Promise<IndexPlan> {
+  const jobs: Job[] = [];
+  const seen = new Set<string>();
+  const walked: { root: string; rootId: number; states: Map<string, FileState>; failedFolders: Set<string> }[] = [];
+  for (const folder of folders) {
+    let root: string;
+    try {
+      root = await realPath(resolve(folder));
+    } catch {
+      fail(summary, folder, new ConvlensError('E_NOT_FOUND', 'no such folder'));
+      continue;
+    }
+    if (!(await stat(root)).isDirectory()) {
+      fail(summary, folder, new ConvlensError('E_USAGE', 'not a folder (index takes folders)'));
+      continue;
+    }
+    if (options.confine && !options.confine.some((c) => isInside(root, c))) {
+      fail(summary, folder, new ConvlensError('E_PERMISSION', 'folder is outside the allowed roots'));
+      continue;
+    }
+    const rootId = await store.rootId(root);
+    const states = await store.fileStates(rootId, root);
+    const failedFolders = new Set<string>();
+    const onError = (e: ConvlensError): void => fail(summary, e.file ?? folder, e);
+    for await (const f of walkImages(root, { confine: options.confine, onError }, failedFolders)) {
+      if (seen.has(f.file)) continue; // reached twice (a symlink, or nested folders given together)
+      seen.add(f.file);
+      jobs.push({
+        file: f.file,
+        shown: join(root, ...f.path.split('/')),
+        rootId,
+        path: f.path,
+        size: 0,
+        mtimeMs: 0,
+        state: states.get(f.file),
+      });
+    }
+    walked.push({ root, rootId, states, failedFolders });
+  }
+  // never prune what could not be seen: rows under a folder that failed to list stay
+  const gone = new Set<number>();
+  const hidden = new Set<number>();
+  for (const w of walked) {
+    const unseen = [...w.failedFolders];
+    for (const [file, s] of w.states) {
+      if (seen.has(file)) continue;
+      const shown = resolve(w.root, ...s.path.split('/'));
+      if (unseen.some((d) => isInside(file, d) || (s.rootId === w.rootId && isInside(shown, d)))) hidden.add(s.id);
+      else gone.add(s.id);
+    }
+  }
+  for (const id of hidden) gone.delete(id);
+  summary.missing += hidden.size;
+  return { jobs, gone: [...gone] };
+}
+
+/** A result stored for this file that stays as long as its size and mtime do (no need to read it). */
+export function settledState(state: FileState | undefined): state is FileState {
+  return state !== undefined && (state.ok || (state.errorCode !== null && SETTLED.has(state.errorCode)));
+}
+
+/**
+ * Run planned jobs (no writer lock: the caller decides; a worker of a distributed run writes
+ * beside others). Returns the summary of this run.
+ */
+export async function runIndexJobs(
+  store: CollectionStore,
+  lens: LensSource,
+  jobs: IndexJob[],
+  options: IndexOptions = {},
+): Promise<IndexSummary> {
+  const t0 = performance.now();
+  const summary = emptySummary();
+  try {
+    await runJobs(store, lens, jobs, summary, options);
+  } catch (e) {
+    const ce = toConvlensError(e);
+    summary.error = { code: ce.code, message: ce.message };
+  }
   summary.seconds = (performance.now() - t0) / 1000;
   return summary;
 }
@@ -210,7 +266,7 @@ export async function indexFiles(
   options: IndexOptions = {},
 ): Promise<IndexSummary & { ids: Map<string, number> }> {
   const t0 = performance.now();
-  const summary = newSummary();
+  const summary = emptySummary();
   const ids = new Map<string, number>();
   await withWriter(store, options, summary, async () => {
     const rootId = await store.rootId('/');
@@ -321,6 +377,7 @@ async function runJobs(
     size: job.size,
     mtimeMs: job.mtimeMs,
     hash,
+    ...(job.readAt !== undefined ? { readAt: job.readAt } : {}),
   });
   const recordFailure = (job: Job, e: ConvlensError, hash: string | null): void => {
     fail(summary, job.shown, e);
@@ -342,7 +399,7 @@ async function runJobs(
           await pending.flush();
         }
         try {
-          const s = await statImageFile(job.file);
+          const s = await statImageFile(job.source ?? job.file);
           job.size = s.size;
           job.mtimeMs = s.mtimeMs;
         } catch (e) {
@@ -351,7 +408,7 @@ async function runJobs(
           continue;
         }
         const st = job.state;
-        const settled = st !== undefined && (st.ok || (st.errorCode !== null && SETTLED.has(st.errorCode)));
+        const settled = settledState(st);
         if (settled && st.size === job.size && st.mtimeMs === job.mtimeMs) {
           done++;
           summary.unchanged++;
@@ -361,7 +418,8 @@ async function runJobs(
         }
         let bytes: Buffer;
         try {
-          bytes = await readImageFile(job.file);
+          job.readAt = Date.now();
+          bytes = await readImageFile(job.source ?? job.file);
         } catch (e) {
           done++;
           recordFailure(job, toConvlensError(e, job.shown), null);

@@ -210,7 +210,7 @@ export class ServerContext {
     const release = this.live.hold();
     try {
       const input: IndexTaskInput = {
-        location: this.collection.location,
+        location: this.collection.store.connection,
         folders: [folder],
         prune,
         thumbnailSize: this.options.thumbnailSize,

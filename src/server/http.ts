@@ -29,6 +29,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   E_TOO_LARGE: 413,
   E_SETTINGS_MISMATCH: 409,
   E_DB_BUSY: 503,
+  E_UNAVAILABLE: 503,
   E_DISK_FULL: 507,
 };
 

@@ -191,12 +191,14 @@ function noSpaceLeft(file: string): boolean {
 export class SqliteStore implements CollectionStore {
   readonly kind = 'sqlite';
   readonly location: string;
+  readonly connection: string;
   readonly readonly: boolean;
   private readonly db: Db;
   private readonly statements = new Map<string, BetterSqlite3.Statement>();
 
   private constructor(location: string, db: Db, readonly: boolean) {
     this.location = location;
+    this.connection = resolve(location);
     this.db = db;
     this.readonly = readonly;
   }

@@ -79,6 +79,23 @@ export interface ImageRecord {
   zeroFraction?: number;
   thumbnail?: Buffer;
   error?: { code: string; message: string };
+  /**
+   * when the file's bytes were read (ms since the epoch; default: when written). A store that
+   * many processes write (PostgreSQL) keeps the result read last: a late write of an older read
+   * never replaces it
+   */
+  readAt?: number;
+}
+
+/** What changed since a watermark (see CollectionStore.changesSince). */
+export interface CollectionChanges {
+  /** pass it to the next call */
+  watermark: string;
+  /** rows whose embedding was added or replaced, and their vectors (row i of matrix) */
+  ids: Int32Array;
+  matrix: Matrix;
+  /** rows deleted, or whose embedding is gone */
+  removed: Int32Array;
 }
 
 /** The results of an embedded row, to copy into a file with the same content. */
@@ -143,6 +160,8 @@ export interface CollectionStore {
   readonly kind: 'sqlite' | 'postgres';
   /** where it is, for messages: a file path, or a URL without its password */
   readonly location: string;
+  /** what opens it again (openStore), e.g. on a worker thread: the path, or the full URL */
+  readonly connection: string;
   readonly readonly: boolean;
   close(): Promise<void>;
 
@@ -181,6 +200,12 @@ export interface CollectionStore {
   embedding(id: number): Promise<Float32Array | null>;
   /** Every embedding in id order, as one matrix (ids[i] is row i). */
   embeddings(): Promise<{ ids: Int32Array; matrix: Matrix }>;
+  /**
+   * Embeddings added, replaced or removed since a watermark (null: everything), to keep a
+   * search index up to date without reading the whole collection again. Stores that many
+   * processes write implement it (PostgreSQL); a row may come again in a later call.
+   */
+  changesSince?(watermark: string | null): Promise<CollectionChanges>;
   /** Changes whenever embedded rows are added, replaced or removed. */
   embeddingsVersion(): Promise<string>;
   /** Changes whenever anything is committed (cheap; to know when to look again). */

@@ -16,6 +16,8 @@ import {
   type LensFlags,
 } from '../common.js';
 import { progressReporter } from '../progress.js';
+import type { QueuedIndexSummary } from '../../distributed/index.js';
+import type { IndexSummary } from '../../indexer/index.js';
 
 /** Collections at least this large get an HNSW index by default (exact scans pass ~50 ms around 100k). */
 export const HNSW_AUTO_MIN = 50_000;
@@ -28,6 +30,8 @@ interface Flags extends LensFlags {
   quiet?: boolean;
   thumbSize: number;
   wait?: number;
+  queue?: string;
+  batchFiles: number;
 }
 
 export function register(program: Command): void {
@@ -35,7 +39,7 @@ export function register(program: Command): void {
     .command('index')
     .description('embed every image under folders into a collection database (incremental, resumable)')
     .argument('<dir...>', 'folders to index (recursively)')
-    .option('--db <file>', 'collection database', DEFAULT_DB)
+    .option('--db <file|url>', 'collection: a SQLite file, or postgres://user@host/db[?schema=name] (shared)', DEFAULT_DB)
     .option('--prune', 'drop rows of files that no longer exist (never under a folder that could not be read)')
     .option('--thumb-size <px>', 'longer side of stored thumbnails (0: none)', parseIntOption('--thumb-size', 0, 1024), 128)
     .addOption(
@@ -47,6 +51,8 @@ export function register(program: Command): void {
         .default('auto'),
     )
     .option('--wait <seconds>', 'wait this long for another index run on the same database to finish', parseIntOption('--wait', 0))
+    .option('--queue <redis-url>', 'spread the work over `convlens worker`s through this Redis (BullMQ); needs a postgres:// --db')
+    .option('--batch-files <n>', 'with --queue: files per queued batch', parseIntOption('--batch-files', 1, 100_000), 64)
     .option('--json', 'print the summary as one JSON object')
     .option('--quiet', 'no progress output');
   // no --resize default: a database keeps the mode it was created with (crop for a new one)
@@ -61,17 +67,27 @@ export function register(program: Command): void {
     const stop = stopOnSignals();
     const progress = progressReporter('index', { quiet: flags.quiet });
     try {
-      const summary = await collection
-        .index(dirs, {
-          prune: flags.prune,
-          thumbnailSize: flags.thumbSize,
-          signal: stop.signal,
-          lockWaitMs: (flags.wait ?? 0) * 1000,
-          onProgress: (p) => progress.update(p),
-        })
-        .finally(() => progress.stop());
+      const summary: IndexSummary & Partial<QueuedIndexSummary> = await (
+        flags.queue
+          ? (await import('../../distributed/index.js')).indexWithQueue(collection, dirs, {
+              queue: flags.queue,
+              prune: flags.prune ?? false,
+              batchFiles: flags.batchFiles,
+              thumbnailSize: flags.thumbSize,
+              signal: stop.signal,
+              onProgress: (p) => progress.update(p),
+            })
+          : collection.index(dirs, {
+              prune: flags.prune,
+              thumbnailSize: flags.thumbSize,
+              signal: stop.signal,
+              lockWaitMs: (flags.wait ?? 0) * 1000,
+              onProgress: (p) => progress.update(p),
+            })
+      ).finally(() => progress.stop());
       let hnsw: string | null = null;
-      if (!summary.interrupted) {
+      // a shared (PostgreSQL) collection keeps its HNSW index in each server's memory, not in a file
+      if (!summary.interrupted && collection.store.kind === 'sqlite') {
         const { embedded } = await collection.store.count();
         // auto: large collections, and any collection that had one (a stale or damaged index is rebuilt)
         const wanted = flags.hnsw === 'always' || (flags.hnsw === 'auto' && (embedded >= HNSW_AUTO_MIN || (await collection.hadHnsw())));
@@ -99,6 +115,7 @@ export function register(program: Command): void {
           ...(signal ? { signal } : {}),
           seconds: +seconds.toFixed(3),
           ...(hnsw ? { hnsw } : {}),
+          ...(summary.batches !== undefined ? { batches: summary.batches, workers: summary.workers, requeued: summary.requeued } : {}),
           ...(summary.error ? { error: summary.error } : {}),
         });
       } else {
@@ -109,8 +126,9 @@ export function register(program: Command): void {
         if (summary.missing) parts.push(`${summary.missing} missing on disk (use --prune to drop them)`);
         if (summary.reused) parts.push(`${summary.reused} copied from identical files`);
         if (hnsw) parts.push(`HNSW index → ${hnsw}`);
+        if (summary.batches !== undefined) parts.push(`${summary.batches} batches by ${summary.workers!.length} worker(s)`);
         const why = summary.error ? 'stopped: ' : summary.interrupted ? `interrupted${signal ? ` (${signal})` : ''}: ` : '';
-        out(`${why}${parts.join(', ')} in ${seconds.toFixed(1)}s → ${flags.db}\n`);
+        out(`${why}${parts.join(', ')} in ${seconds.toFixed(1)}s → ${collection.location}\n`);
       }
       process.exitCode = summary.error ? EXIT_USAGE : signal ? EXIT_SIGNAL[signal] : failed.length > 0 ? EXIT_SOME_FAILED : EXIT_OK;
     } finally {

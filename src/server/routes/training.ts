@@ -19,7 +19,7 @@ export function registerTrainingRoutes(app: App, ctx: ServerContext): void {
         jc.progress({ stage: 'starting', done: 0, total: 1 });
         // the same function as `convlens knn`, on a worker thread: the same metrics
         const out = await trainOnThread(
-          { location: ctx.collection.location, head, seed: 0, ...(k !== undefined ? { k } : {}) },
+          { location: ctx.collection.store.connection, head, seed: 0, ...(k !== undefined ? { k } : {}) },
           { signal: jc.signal, graceMs: 0, onProgress: jc.progress },
         );
         const classIndex = new Map(out.classes.map((c, i) => [c, i]));
