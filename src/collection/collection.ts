@@ -21,7 +21,7 @@ import type { ProjectProgress } from '../projection/index.js';
 import type { Metric, Neighbour } from '../search/index.js';
 import { openStore, type CollectionStore, type EmbeddingSettings, type ImageRow } from '../store/index.js';
 import type { CollectionTrainOptions, CollectionTrainResult } from '../teach/collection.js';
-import { cachedMap, collectionMap, mapKey, type CollectionMap, type MapRequest } from './maps.js';
+import { cachedMap, collectionMap, mapKey, type CollectionMap, type MapCoordinates, type MapRequest } from './maps.js';
 import { CollectionSearch, type SimilarityHistogram, type SimilarOptions } from './search.js';
 
 /** Network options that are the caller's to choose (the collection decides model, layer, resize). */
@@ -266,10 +266,14 @@ export class Collection {
     return cachedMap(this.store, key);
   }
 
-  /** The 2-D map of the collection: cached, or computed on a worker thread and cached. */
+  /**
+   * The 2-D map of the collection: cached, or computed on a worker thread and cached. `alignTo`, a
+   * previous map: a newly computed map is turned and scaled so the images both share stay near
+   * their places (see alignMap).
+   */
   async map(
     request: MapRequest,
-    options: { onProgress?: ProjectProgress; signal?: AbortSignal; recompute?: boolean } = {},
+    options: { onProgress?: ProjectProgress; signal?: AbortSignal; recompute?: boolean; alignTo?: MapCoordinates } = {},
   ): Promise<CollectionMap> {
     const { embedded } = await this.store.count();
     if (embedded === 0) throw new ConvlensError('E_DB', 'no embedded images (index a folder first)', { file: this.location });
@@ -279,7 +283,11 @@ export class Collection {
       request,
       async (e: { ids: Int32Array; matrix: Matrix }, req, progress) =>
         projectOnThread(e.matrix, { ...req, ...(options.signal ? { signal: options.signal } : {}) }, progress),
-      { ...(options.onProgress ? { onProgress: options.onProgress } : {}), ...(options.recompute ? { recompute: true } : {}) },
+      {
+        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+        ...(options.recompute ? { recompute: true } : {}),
+        ...(options.alignTo ? { alignTo: options.alignTo } : {}),
+      },
     );
   }
 

@@ -1,4 +1,5 @@
 export * from './collection.js';
 export { CollectionSearch, MicroBatcher, hnswPath, type SimilarityHistogram, type SimilarOptions } from './search.js';
-export { mapKey, type CollectionMap, type MapRequest } from './maps.js';
+export { alignMap, mapKey, type CollectionMap, type MapCoordinates, type MapRequest } from './maps.js';
 export { indexOnThread, type IndexTaskInput, type IndexTaskProgress } from './task.js';
+export { findImages, normaliseName, type FindGroup, type FindKind, type FindOptions, type FindSource } from './find.js';

@@ -62,13 +62,20 @@ export async function collectionMap(
     request: MapRequest,
     progress?: ProjectProgress,
   ) => Promise<{ coords: Matrix; method: ProjectionMethod; params: Record<string, unknown>; kl?: number; seconds: number }>,
-  options: { onProgress?: ProjectProgress; recompute?: boolean; embeddings?: { ids: Int32Array; matrix: Matrix } } = {},
+  options: {
+    onProgress?: ProjectProgress;
+    recompute?: boolean;
+    embeddings?: { ids: Int32Array; matrix: Matrix };
+    /** a previous map: a newly computed one is turned, flipped, scaled and moved to match it (see alignMap) */
+    alignTo?: MapCoordinates;
+  } = {},
 ): Promise<CollectionMap> {
   const key = mapKey(await store.embeddingsVersion(), request);
   const hit = options.recompute ? null : await cachedMap(store, key);
   if (hit) return hit;
   const embeddings = options.embeddings ?? (await store.embeddings());
   const result = await compute(embeddings, { seed: 42, ...request }, options.onProgress);
+  if (options.alignTo) alignMap({ ids: embeddings.ids, coords: result.coords.data }, options.alignTo);
   await store.saveProjection(key, {
     method: result.method,
     params: result.params,
@@ -86,4 +93,84 @@ export async function collectionMap(
     seconds: result.seconds,
     cached: false,
   };
+}
+
+/** Points of a map: image ids and their x, y (row-major pairs). */
+export interface MapCoordinates {
+  ids: ArrayLike<number>;
+  coords: ArrayLike<number> & { [i: number]: number };
+}
+
+/**
+ * Moves a new map onto a previous one of (mostly) the same images, in place: the rotation or
+ * reflection, uniform scale and shift that best put the images both share where they were
+ * (least squares, Procrustes). A recomputed map after an index job then keeps its orientation
+ * and the known images stay near their places; its shape is unchanged. Needs 3 shared images
+ * (otherwise nothing moves). Returns the mean distance between shared images' old and new places,
+ * relative to the previous map's spread (0: exact), or null when nothing was aligned.
+ */
+export function alignMap(next: MapCoordinates, previous: MapCoordinates): number | null {
+  const before = new Map<number, number>();
+  for (let i = 0; i < previous.ids.length; i++) before.set(previous.ids[i]!, i);
+  const pairs: [number, number][] = [];
+  for (let i = 0; i < next.ids.length; i++) {
+    const j = before.get(next.ids[i]!);
+    if (j !== undefined) pairs.push([i, j]);
+  }
+  if (pairs.length < 3) return null;
+  // centres of the shared points, in both maps
+  let ax = 0,
+    ay = 0,
+    bx = 0,
+    by = 0;
+  for (const [i, j] of pairs) {
+    ax += next.coords[2 * i]!;
+    ay += next.coords[2 * i + 1]!;
+    bx += previous.coords[2 * j]!;
+    by += previous.coords[2 * j + 1]!;
+  }
+  const n = pairs.length;
+  ax /= n;
+  ay /= n;
+  bx /= n;
+  by /= n;
+  // cross terms of the centred points: for a rotation (c, s) and a flip of y before it
+  let sxx = 0,
+    sxy = 0,
+    syx = 0,
+    syy = 0,
+    norm = 0,
+    spread = 0;
+  for (const [i, j] of pairs) {
+    const x = next.coords[2 * i]! - ax;
+    const y = next.coords[2 * i + 1]! - ay;
+    const u = previous.coords[2 * j]! - bx;
+    const v = previous.coords[2 * j + 1]! - by;
+    sxx += x * u;
+    sxy += x * v;
+    syx += y * u;
+    syy += y * v;
+    norm += x * x + y * y;
+    spread += u * u + v * v;
+  }
+  if (!(norm > 0)) return null;
+  // rotation only: maximise a·cos + b·sin; with y flipped first: the same with y → −y
+  const rot = { a: sxx + syy, b: sxy - syx, flip: 1 };
+  const ref = { a: sxx - syy, b: sxy + syx, flip: -1 };
+  const best = Math.hypot(ref.a, ref.b) > Math.hypot(rot.a, rot.b) ? ref : rot;
+  const len = Math.hypot(best.a, best.b);
+  if (!(len > 0)) return null;
+  const cos = best.a / len;
+  const sin = best.b / len;
+  const scale = len / norm;
+  for (let i = 0; i < next.ids.length; i++) {
+    const x = next.coords[2 * i]! - ax;
+    const y = (next.coords[2 * i + 1]! - ay) * best.flip;
+    next.coords[2 * i] = bx + scale * (cos * x - sin * y);
+    next.coords[2 * i + 1] = by + scale * (sin * x + cos * y);
+  }
+  let err = 0;
+  for (const [i, j] of pairs)
+    err += Math.hypot(next.coords[2 * i]! - previous.coords[2 * j]!, next.coords[2 * i + 1]! - previous.coords[2 * j + 1]!);
+  return err / n / Math.max(Math.sqrt(spread / n), 1e-12);
 }

@@ -78,12 +78,14 @@ export function registerMapRoutes(app: App, ctx: ServerContext): void {
   app.route({
     ...API.computeMap,
     handler: async (req, reply) => {
-      const { tile, ...params } = req.body;
+      const { tile, alignTo, ...params } = req.body;
       const request = mapRequest(params);
       const snap = await ctx.live.current();
       if (snap.embeddedIds.length === 0)
         throw new HttpError(409, 'E_DB', 'the collection has no embedded images yet: index a folder first');
       const key = await ctx.collection.mapKey(request);
+      const previous = alignTo !== undefined ? await ctx.store.projection(alignTo) : null;
+      if (alignTo !== undefined && !previous) throw notFound(`no map with the key ${alignTo} to align to`);
       const job = ctx.jobs.submit(
         'map',
         { ...request, ...(tile !== undefined ? { tile } : {}) },
@@ -91,6 +93,7 @@ export function registerMapRoutes(app: App, ctx: ServerContext): void {
           jc.progress({ stage: request.method, done: 0, total: 1 });
           const m = await ctx.collection.map(request, {
             signal: jc.signal,
+            ...(previous ? { alignTo: previous } : {}),
             onProgress: (done, total, kl) => jc.progress({ stage: request.method, done, total, ...(kl !== undefined ? { kl } : {}) }),
           });
           await ctx.ensureAtlas(await ctx.live.current(), tile, jc);
@@ -148,6 +151,10 @@ export function registerMapRoutes(app: App, ctx: ServerContext): void {
     handler: async (req, reply) => {
       const tile = req.body?.tile;
       const snap = await ctx.live.current();
+      const dedupe = `${snap.version}|${tile ?? ''}`;
+      // built already: the job that built it answers again (a page load adds no job to the list)
+      const built = ctx.atlas(snap, tile) ? ctx.jobs.latest('atlas', dedupe) : null;
+      if (built) return reply.code(202).send(built);
       const job = ctx.jobs.submit(
         'atlas',
         { ...(tile !== undefined ? { tile } : {}) },
@@ -155,7 +162,7 @@ export function registerMapRoutes(app: App, ctx: ServerContext): void {
           const a = await ctx.ensureAtlas(snap, tile, jc);
           return { tile: a.tile, pages: a.pages.length, count: a.ids.length };
         },
-        `${snap.version}|${tile ?? ''}`,
+        dedupe,
       );
       return reply.code(202).send(job);
     },
