@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { matrix, type Matrix } from '../core/matrix.js';
 import type { ProjectionMethod, ProjectOptions, ProjectProgress } from '../projection/index.js';
 import type { CollectionStore } from '../store/index.js';
+import { placeImages, type NeighbourSearch, type PlaceOptions } from './place.js';
 
 export type MapRequest = Omit<ProjectOptions, 'signal'>;
 
@@ -25,14 +26,18 @@ export interface CollectionMap {
   cached: boolean;
 }
 
-/** Cache key: the request (sorted, defaults explicit) and the embeddings version it was made from. */
-export function mapKey(embeddingsVersion: string, request: MapRequest): string {
+/**
+ * Cache key: the request (sorted, defaults explicit) and the embeddings version it was made from;
+ * `variant` tells apart maps made another way from the same request (a map updated in place).
+ */
+export function mapKey(embeddingsVersion: string, request: MapRequest, variant?: string): string {
   const req = { seed: 42, ...request } as Record<string, unknown>;
-  const canon = Object.keys(req)
-    .sort()
-    .filter((k) => req[k] !== undefined)
-    .map((k) => `${k}=${String(req[k])}`)
-    .join('&');
+  const canon =
+    Object.keys(req)
+      .sort()
+      .filter((k) => req[k] !== undefined)
+      .map((k) => `${k}=${String(req[k])}`)
+      .join('&') + (variant !== undefined ? `|${variant}` : '');
   const digest = createHash('sha256').update(`${canon}|${embeddingsVersion}`).digest('hex').slice(0, 20);
   return `${request.method}-${digest}`;
 }
@@ -173,4 +178,46 @@ export function alignMap(next: MapCoordinates, previous: MapCoordinates): number
   for (const [i, j] of pairs)
     err += Math.hypot(next.coords[2 * i]! - previous.coords[2 * j]!, next.coords[2 * i + 1]! - previous.coords[2 * j + 1]!);
   return err / n / Math.max(Math.sqrt(spread / n), 1e-12);
+}
+
+/** A previous map of the collection: what an update in place keeps. */
+export interface PreviousMap extends MapCoordinates {
+  key: string;
+  method: string;
+  params: Record<string, unknown>;
+}
+
+/**
+ * The collection's map updated in place from a previous one (see place.ts): cached like any map,
+ * under its own key. Null when it does not apply (another method, too few images shared, too many
+ * new): compute a new layout instead.
+ */
+export async function placedMap(
+  store: CollectionStore,
+  request: MapRequest,
+  previous: PreviousMap,
+  neighbours: NeighbourSearch,
+  options: PlaceOptions = {},
+): Promise<CollectionMap | null> {
+  if (previous.method !== request.method) return null;
+  const key = mapKey(await store.embeddingsVersion(), request, `placed-on=${previous.key}`);
+  const hit = await cachedMap(store, key);
+  if (hit) return hit;
+  const t0 = performance.now();
+  const { ids, matrix: m } = await store.embeddings();
+  const r = await placeImages(ids, (row) => m.data.subarray(row * m.cols, (row + 1) * m.cols), previous, neighbours, options);
+  if (!r) return null;
+  const { placedOn: _p, placed: _n, ...params } = previous.params;
+  const made = { ...params, placedOn: previous.key, placed: r.placed };
+  const seconds = (performance.now() - t0) / 1000;
+  await store.saveProjection(key, { method: previous.method, params: made, ids, coords: r.coords, info: { seconds, placed: r.placed } });
+  return {
+    key,
+    method: previous.method as ProjectionMethod,
+    params: made,
+    ids,
+    coords: matrix(ids.length, 2, r.coords),
+    seconds,
+    cached: false,
+  };
 }

@@ -45,6 +45,8 @@ export class ServerContext {
   authRequired = false;
   private lookup = new PredictionLookup(null);
   private readonly atlases = new Map<string, Atlas>();
+  /** the job that built each atlas (a map job or an atlas job) */
+  private readonly atlasJobs = new Map<string, string>();
   /** sharper thumbnails made from the originals (levels of detail of the map) */
   readonly thumbnails = new ThumbnailCache();
 
@@ -291,6 +293,12 @@ export class ServerContext {
     return this.atlases.get(`${snap.version}|${tile ?? autoTileSize(snap.embeddedIds.length)}`) ?? null;
   }
 
+  /** The job that built that atlas, while the job list keeps it. */
+  atlasJob(snap: Snapshot, tile?: number): JobInfo | null {
+    const id = this.atlasJobs.get(`${snap.version}|${tile ?? autoTileSize(snap.embeddedIds.length)}`);
+    return id !== undefined ? this.jobs.get(id) : null;
+  }
+
   /** Build (or reuse) the atlas of every embedded image of a snapshot. */
   async ensureAtlas(snap: Snapshot, tile: number | undefined, ctx: JobContext): Promise<Atlas> {
     const t = tile ?? autoTileSize(snap.embeddedIds.length);
@@ -304,7 +312,12 @@ export class ServerContext {
     });
     // keep the two newest (another tile size, or the previous version while clients move over)
     this.atlases.set(key, atlas);
-    while (this.atlases.size > 2) this.atlases.delete(this.atlases.keys().next().value!);
+    this.atlasJobs.set(key, ctx.id);
+    while (this.atlases.size > 2) {
+      const oldest = this.atlases.keys().next().value!;
+      this.atlases.delete(oldest);
+      this.atlasJobs.delete(oldest);
+    }
     return atlas;
   }
 

@@ -275,6 +275,7 @@ const MapParams = {
   nNeighbors: Type.Optional(Type.Integer({ minimum: 2, maximum: 200, description: 'umap only' })),
   minDist: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'umap only' })),
 };
+const MapKey = (description: string) => Type.String({ minLength: 1, maxLength: 100, pattern: '^[a-z0-9-]+$', description });
 const Tile = Type.Optional(Type.Integer({ minimum: 8, maximum: 256, description: 'atlas tile side in px' }));
 const IdList = Type.Array(IdNumber, { minItems: 1, maxItems: 100_000, description: 'image ids' });
 const Label = Type.String({
@@ -434,16 +435,15 @@ export const API = {
   computeMap: {
     method: 'POST',
     url: '/api/map',
-    summary: 'compute a map (cached in the database) and its atlas, as a job',
+    summary: "compute a map (cached in the database) and its atlas, as a job; alignTo / placeOn keep a previous map's places",
     status: 202,
     schema: {
       body: Type.Object({
         method: Type.Optional(MapMethod),
         ...MapParams,
         tile: Tile,
-        alignTo: Type.Optional(
-          Type.String({ maxLength: 100, pattern: '^[a-z0-9-]+$', description: 'key of a previous map: shared images keep their places' }),
-        ),
+        alignTo: Type.Optional(MapKey('a previous map: the new layout is turned and scaled to match it')),
+        placeOn: Type.Optional(MapKey('a previous map: updated in place (its images keep their places, new ones join their neighbours)')),
       }),
       response: ok(JobInfo, 202),
     },
@@ -467,7 +467,7 @@ export const API = {
   buildAtlas: {
     method: 'POST',
     url: '/api/map/atlas',
-    summary: 'build the atlas, as a job (instant when built)',
+    summary: 'build the atlas, as a job; when built already, the job that built it (a map or an atlas job)',
     status: 202,
     schema: { body: Type.Object({ tile: Tile }), response: ok(JobInfo, 202) },
   },

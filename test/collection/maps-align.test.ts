@@ -1,6 +1,9 @@
-/** alignMap: a recomputed map turned, flipped, scaled and moved onto the previous one. */
+/**
+ * Keeping a map's places when the collection changes: alignMap (a recomputed map turned, flipped,
+ * scaled and moved onto the previous one) and placeImages (a map updated in place).
+ */
 import { describe, expect, it } from 'vitest';
-import { alignMap } from '../../src/collection/index.js';
+import { alignMap, placeImages, type NeighbourSearch } from '../../src/collection/index.js';
 import { Random } from '../../src/core/random.js';
 
 function randomMap(n: number, seed: number): { ids: number[]; coords: Float32Array } {
@@ -64,5 +67,34 @@ describe('alignMap', () => {
     const next = { ids: [1, 2, 50, 51], coords: Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8]) };
     expect(alignMap(next, before)).toBeNull();
     expect(Array.from(next.coords)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+  });
+});
+
+describe('placeImages', () => {
+  const previous = { ids: [1, 2, 3, 4], coords: Float32Array.from([0, 0, 10, 0, 0, 10, 10, 10]) };
+  /** a fake search: image 5 is most like 2, then 4 (and never an excluded image) */
+  const search: NeighbourSearch = async (_v, k, exclude) =>
+    [
+      { id: 5, score: 1 },
+      { id: 2, score: 0.9 },
+      { id: 4, score: 0.9 },
+      { id: 1, score: 0.1 },
+    ]
+      .filter((n) => !exclude.has(n.id))
+      .slice(0, k);
+
+  it('keeps the known images where they were and puts a new one beside its neighbours', async () => {
+    // image 3 left the collection; 5 is new
+    const r = (await placeImages([1, 2, 4, 5], () => new Float32Array(2), previous, search, { k: 2 }))!;
+    expect(r.placed).toBe(1);
+    expect(Array.from(r.coords.subarray(0, 6))).toEqual([0, 0, 10, 0, 10, 10]);
+    const [x, y] = [r.coords[6]!, r.coords[7]!];
+    // between 2 (10, 0) and 4 (10, 10), nudged by half the typical spacing (10) at most
+    expect(Math.hypot(x - 10, y - 5)).toBeLessThanOrEqual(5 + 1e-4);
+  });
+
+  it('declines when too few images are shared or too many are new', async () => {
+    expect(await placeImages([1, 2, 7, 8], () => new Float32Array(2), previous, search)).toBeNull();
+    expect(await placeImages([1, 2, 3, 4, 5, 6, 7, 8, 9], () => new Float32Array(2), previous, search)).toBeNull();
   });
 });

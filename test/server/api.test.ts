@@ -538,6 +538,35 @@ describe('labels and training', () => {
   });
 });
 
+describe('map updates', () => {
+  it('updates a map in place after images were added: the known ones keep their places, a new one joins its neighbours', async () => {
+    const before = await get<MapResult>('/api/map');
+    const ended = await finished(await send<JobInfo>('POST', '/api/jobs', { kind: 'index', folder: 'later' }, 202));
+    expect(ended.result).toMatchObject({ indexed: 1 });
+    const job = await send<JobInfo>('POST', '/api/map', { method: before.method, seed: 5, placeOn: before.key }, 202);
+    expect((await finished(job)).state).toBe('done');
+    const after = await get<MapResult>('/api/map');
+    expect(after.count).toBe(before.count + 1);
+    expect(after.params).toMatchObject({ placedOn: before.key, placed: 1 });
+    const at = new Map(after.ids.map((id, i) => [id, [after.coords[2 * i]!, after.coords[2 * i + 1]!]]));
+    before.ids.forEach((id, i) => {
+      expect(at.get(id)![0]).toBeCloseTo(before.coords[2 * i]!, 4);
+      expect(at.get(id)![1]).toBeCloseTo(before.coords[2 * i + 1]!, 4);
+    });
+    // the new image (the cat, smaller) lands beside the cat, closer to it than most images are
+    const added = after.ids.find((id) => !before.ids.includes(id))!;
+    const cat = at.get(ids.get('skimage/chelsea.png')!)!;
+    const d = (p: number[]) => Math.hypot(p[0]! - at.get(added)![0]!, p[1]! - at.get(added)![1]!);
+    const closer = before.ids.filter((id) => d(at.get(id)!) < d(cat)).length;
+    expect(closer).toBeLessThan(before.count / 4);
+    // the map job built the atlas too: asking for it gives that job, not a new one
+    const atlasJob = await send<JobInfo>('POST', '/api/map/atlas', {}, 202);
+    expect(atlasJob.id).toBe(job.id);
+    await expectError('POST', '/api/map', 400, 'E_USAGE', { method: 'pca', placeOn: before.key, alignTo: before.key });
+    await expectError('POST', '/api/map', 404, 'E_NOT_FOUND', { method: 'pca', placeOn: 'pca-nothing' });
+  });
+});
+
 describe('routing', () => {
   it('answers unknown routes and methods with JSON 404s, and serves no web app when none is built', async () => {
     await expectError('GET', '/api/nothing', 404, 'E_NOT_FOUND');

@@ -41,6 +41,7 @@ describe.skipIf(!enabled)('web app in Chromium', () => {
   const allowed = join(dir, 'allowed');
   let server: ConvlensServer;
   let url: string;
+  let webDir: string;
   let browser: Browser;
   const problems: string[] = [];
   const ids = new Map<string, number>();
@@ -106,12 +107,19 @@ describe.skipIf(!enabled)('web app in Chromium', () => {
     return p!;
   };
 
+  /** The map canvas shows something (not a blank background), as it is on screen now. */
+  const mapDrawn = async (page: Page): Promise<void> => {
+    const stats = await sharp(await page.locator('canvas.convlens-map-canvas').screenshot()).stats();
+    expect(Math.max(...stats.channels.slice(0, 3).map((c) => c.stdev)), 'the map is drawn').toBeGreaterThan(15);
+  };
+
   const mapSize = async (page: Page): Promise<{ width: number; height: number }> =>
     (await page.locator('.map-pane canvas.convlens-map-canvas').boundingBox())!;
 
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
-    const [webDir, db] = await Promise.all([buildWeb(), indexedExamples(dir)]);
+    let db: string;
+    [webDir, db] = await Promise.all([buildWeb(), indexedExamples(dir)]);
     mkdirSync(join(allowed, 'more'), { recursive: true });
     const names = ['astronaut.png', 'coffee.png', 'rocket.jpg', 'horse.png', 'camera.png', 'coins.png', 'moon.png', 'page.png'];
     for (const [i, f] of names.entries())
@@ -145,6 +153,7 @@ describe.skipIf(!enabled)('web app in Chromium', () => {
       const size = await mapSize(page);
       expect(size.width).toBeGreaterThan(700);
       expect(size.height).toBeGreaterThan(650);
+      await mapDrawn(page);
       await shot(page, 'desktop-01-map');
 
       // a hover card: the thumbnail, the path, the top class with its probability, the label
@@ -154,11 +163,26 @@ describe.skipIf(!enabled)('web app in Chromium', () => {
       await poll(() => page.locator('.cl-card .cl-path').textContent()).toBe('skimage/chelsea.png');
       expect(await page.locator('.cl-card').textContent()).toMatch(/Egyptian_cat \d+(\.\d+)?% · ImageNet.*no label/);
 
+      // colour by ImageNet class: a dozen distinct colours, the rest shares "other"; an entry highlights its images
+      await page.mouse.move(5, 400);
+      await page.getByLabel('colour by').selectOption('top1');
+      const rows = await page.locator('.map-pane .cl-legend-row .cl-name').allTextContents();
+      expect(rows.length).toBe(13);
+      expect(rows[12]).toMatch(/^other \(\d+ more\)$/);
+      const swatches = await page
+        .locator('.map-pane .cl-legend-row .cl-swatch')
+        .evaluateAll((e: any[]) => e.map((x) => x.style.background));
+      expect(new Set(swatches.slice(0, 12)).size).toBe(12);
+      await page.locator('.map-pane .cl-legend-row').nth(12).click();
+      await shot(page, 'desktop-02-legend');
+      await page.locator('.map-pane .cl-legend-row').nth(12).click();
+      await page.getByLabel('colour by').selectOption('image');
+
       // zoom in: the atlas tiles give way to sharper thumbnails made from the originals
       await page.evaluate(`window.convlensMap.centerOn(window.convlensMap.indexOf(${cat}), 6)`);
       await poll(() => page.evaluate('window.convlensMap.detail.largest') as Promise<number>).toBeGreaterThanOrEqual(256);
       await page.waitForTimeout(500);
-      await shot(page, 'desktop-02-zoomed');
+      await shot(page, 'desktop-03-zoomed');
       await page.getByRole('button', { name: 'Fit' }).click();
     });
 
@@ -176,7 +200,7 @@ describe.skipIf(!enabled)('web app in Chromium', () => {
       expect(cosine).toBeGreaterThan(0);
       expect(cosine).toBeLessThan(1);
       await page.mouse.move(5, 400);
-      await shot(page, 'desktop-03-image');
+      await shot(page, 'desktop-04-image');
 
       await page.getByLabel('Euclidean').check();
       await poll(async () => Number(await page.locator('.neighbours .score').first().textContent())).toBeGreaterThan(1);
@@ -197,7 +221,7 @@ describe.skipIf(!enabled)('web app in Chromium', () => {
       await poll(() => page.locator('.search-results .match').allTextContents()).toEqual(['2 images', 'ImageNetmoped2']);
       await page.getByLabel('search images').fill('motorcycle');
       await poll(() => page.locator('.search-results .match .kind').allTextContents()).toContain('file');
-      await shot(page, 'desktop-04-search');
+      await shot(page, 'desktop-05-search');
       await page.getByLabel('search images').fill('');
       await poll(() => page.locator('.search-results').isVisible()).toBe(false);
     });
@@ -212,7 +236,7 @@ describe.skipIf(!enabled)('web app in Chromium', () => {
       await page.getByLabel('image to query').setInputFiles(photo);
       await poll(() => page.locator('.query-result .bar-caption').first().textContent(), 60_000).toBe('Egyptian_cat');
       await poll(() => page.locator('.query-result .neighbours .thumb').count()).toBe(12);
-      await shot(page, 'desktop-05-query');
+      await shot(page, 'desktop-06-query');
     });
 
     it('classifies the camera (a fake one) live, and queries with a snapshot', async () => {
@@ -221,7 +245,7 @@ describe.skipIf(!enabled)('web app in Chromium', () => {
       expect(await page.locator('.camera-classes .bar-row').count()).toBe(5);
       await poll(() => page.locator('.camera-neighbours .thumb').count()).toBe(8);
       expect(await page.evaluate("document.querySelector('.camera-panel video').videoWidth")).toBeGreaterThan(0);
-      await shot(page, 'desktop-06-camera');
+      await shot(page, 'desktop-07-camera');
       const panel = await page.$('.camera-panel');
       await page.getByRole('button', { name: 'Snapshot' }).click();
       await poll(() => page.locator('.camera-message').textContent(), 60_000).toBe('Snapshot (not stored).');
@@ -280,7 +304,7 @@ describe.skipIf(!enabled)('web app in Chromium', () => {
       await page.getByRole('button', { name: 'Train', exact: true }).click();
       await poll(() => page.locator('.train-report .accuracy').textContent(), 60_000).toMatch(/^accuracy/);
       expect(await page.locator('.job-progress').getAttribute('data-state')).toBe('done');
-      await shot(page, 'desktop-07-trained');
+      await shot(page, 'desktop-08-trained');
 
       // the building is one of the most confident mistakes: labelled food, predicted outdoor
       const building = ids.get('opencv/building.jpg')!;
@@ -291,7 +315,7 @@ describe.skipIf(!enabled)('web app in Chromium', () => {
       const first = page.locator(`.mistake[data-id="${building}"]`);
       expect(await first.textContent()).toMatch(/labelled food, predicted outdoor 100%/);
       await first.scrollIntoViewIfNeeded();
-      await shot(page, 'desktop-08-mistakes');
+      await shot(page, 'desktop-09-mistakes');
       // its confusion cell (food → outdoor) opens its images
       await page.getByRole('button', { name: /labelled food predicted outdoor/ }).click();
       await poll(() => page.locator('.cell-images .thumb').evaluateAll((e) => e.map((x) => x.getAttribute('data-id')))).toContain(
@@ -322,7 +346,7 @@ describe.skipIf(!enabled)('web app in Chromium', () => {
       // a legend entry highlights its images
       await page.locator('.map-pane .cl-legend-row', { hasText: 'bikes' }).click();
       expect(await page.locator('.map-pane .cl-legend-row[aria-pressed="true"] .cl-name').textContent()).toBe('bikes');
-      await shot(page, 'desktop-09-predictions');
+      await shot(page, 'desktop-10-predictions');
       await page.locator('.map-pane .cl-legend-row', { hasText: 'bikes' }).click();
 
       // search finds labels and predictions too, with their kinds
@@ -348,19 +372,22 @@ describe.skipIf(!enabled)('web app in Chromium', () => {
       expect(await page.locator('.job[data-kind="index"]').first().textContent()).not.toMatch(/ETA|left/);
       await poll(() => page.locator('.stats').textContent()).toMatch(/^52 images/);
       await poll(() => page.locator('.banner').textContent()).toMatch(/The collection changed \(52 images\)/);
-      await shot(page, 'desktop-10-indexed');
+      // the banner shrank the map: it is still drawn, at once
+      await mapDrawn(page);
+      await shot(page, 'desktop-11-indexed');
       await page.getByRole('button', { name: 'Update the map' }).click();
       await poll(() => page.evaluate('window.convlensMap.pointCount'), 120_000).toBe(52);
       await page.waitForSelector('.map-pane[data-ready="true"]', { timeout: 90_000 });
-      // the new map was aligned to the old one: the 44 images moved less than a random layout would
+      // the map was updated in place: the 44 images kept their places, the 8 new ones joined them
       const after = await api<MapResult>('GET', '/api/map');
       expect(after.count).toBe(52);
+      expect(after.params['placedOn']).toBe(before.key);
       const at = new Map(after.ids.map((id, i) => [id, [after.coords[2 * i]!, after.coords[2 * i + 1]!]]));
-      const spread = Math.sqrt(before.coords.reduce((a, v) => a + v * v, 0) / before.count);
-      const moved = before.ids.map((id, i) =>
-        Math.hypot(before.coords[2 * i]! - at.get(id)![0]!, before.coords[2 * i + 1]! - at.get(id)![1]!),
-      );
-      expect(moved.reduce((a, v) => a + v, 0) / moved.length).toBeLessThan(spread);
+      before.ids.forEach((id, i) => {
+        expect(at.get(id)![0]).toBeCloseTo(before.coords[2 * i]!, 3);
+        expect(at.get(id)![1]).toBeCloseTo(before.coords[2 * i + 1]!, 3);
+      });
+      await shot(page, 'desktop-12-updated');
 
       // page loads reuse the atlas: no new job each time
       const jobs = async () => (await api<{ jobs: JobInfo[] }>('GET', '/api/jobs')).jobs.length;
@@ -386,6 +413,7 @@ describe.skipIf(!enabled)('web app in Chromium', () => {
       expect(size.width).toBe(390);
       expect(size.height).toBeGreaterThan(600);
       expect(await page.locator('.side').getAttribute('data-sheet')).toBe('peek');
+      await mapDrawn(page);
       await onFirstScreen(page, '.tabs [data-tab="jobs"]');
       await onFirstScreen(page, '.map-options select');
       await shot(page, 'phone-01-map');
@@ -491,7 +519,10 @@ describe.skipIf(!enabled)('web app in Chromium', () => {
       expect(await page.locator(`.mistake[data-id="${ids.get('opencv/building.jpg')}"]`).count()).toBe(1);
       await noOverflow(page);
       await shot(page, 'phone-05-mistakes');
-      await page.locator('.confusion').scrollIntoViewIfNeeded();
+      await page.getByRole('button', { name: /labelled food predicted outdoor/ }).tap();
+      await page.locator('.cell-images .thumb').first().waitFor({ state: 'visible' });
+      await page.locator('.cell-images').scrollIntoViewIfNeeded();
+      await noOverflow(page);
       await shot(page, 'phone-06-confusion');
     });
 
@@ -512,6 +543,33 @@ describe.skipIf(!enabled)('web app in Chromium', () => {
       await small.getByRole('tab', { name: 'Train' }).tap();
       await noOverflow(small);
       await small.context().close();
+      expect(problems).toEqual([]);
+    });
+  });
+
+  describe('with an empty collection and no folder to index', () => {
+    it('says what to do everywhere, and nothing fails', async () => {
+      const empty = await createServer({ db: join(dir, 'empty.db'), port: 0, webDir, uploadsDir: null });
+      try {
+        const page = await newPage('phone');
+        await page.goto(await empty.listen());
+        await poll(() => page.locator('.map-pane').getAttribute('data-status')).toBe('empty');
+        expect(await page.locator('.map-status').textContent()).toMatch(/The collection is empty\. Index a folder with "convlens index/);
+        await noOverflow(page);
+        await shot(page, 'phone-08-empty');
+        await page.getByRole('tab', { name: 'Jobs' }).tap();
+        expect(await page.locator('.jobs-panel form').isVisible()).toBe(false);
+        expect(await page.locator('.index-message').textContent()).toMatch(/--allow-root DIR/);
+        expect(await page.getByRole('button', { name: 'Compute map' }).isDisabled()).toBe(true);
+        await page.getByRole('tab', { name: 'Grid' }).tap();
+        await poll(() => page.locator('.grid .empty').textContent()).toMatch(/The collection is empty/);
+        await page.getByRole('tab', { name: 'Train' }).tap();
+        expect(await page.locator('.train-report .empty').textContent()).toMatch(/Label some images/);
+        expect(await page.getByRole('button', { name: 'Train', exact: true }).isDisabled()).toBe(true);
+        await page.context().close();
+      } finally {
+        await empty.close();
+      }
       expect(problems).toEqual([]);
     });
   });

@@ -174,7 +174,8 @@ async function noticeFinished(jobs: JobInfo[]): Promise<void> {
         {
           onclick: () => {
             changedBanner.hidden = true;
-            void map.compute({ method: String(state.map?.method ?? 'tsne') });
+            // the images on the map keep their places; the new ones join their neighbours
+            void map.compute({ method: String(state.map?.method ?? 'tsne') }, 'place');
           },
         },
         'Update the map',

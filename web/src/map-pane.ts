@@ -189,28 +189,30 @@ export class MapPane {
   }
 
   /**
-   * Run a map job (its progress shown on the map), then show the new map. A new map is aligned to
-   * the one on screen, so the images both hold stay put.
+   * Run a map job (its progress shown on the map), then show the new map. `keep`: how the map on
+   * screen is kept — 'place': its images keep their places and new ones join their neighbours
+   * (after an index job); 'align': a new layout, turned to match it.
    */
-  async compute(params: Record<string, unknown>): Promise<void> {
+  async compute(params: Record<string, unknown>, keep: 'place' | 'align' = 'align'): Promise<void> {
     this.element.dataset['ready'] = 'false';
     try {
       const previous = state.map?.key;
       this.setStatus('Starting the map…');
-      const job = await api.computeMap({ ...params, ...(previous ? { alignTo: previous } : {}) });
+      const job = await api.computeMap({ ...params, ...(previous ? { [keep === 'place' ? 'placeOn' : 'alignTo']: previous } : {}) });
       const end = await followJob(job.id, (j) => this.jobStatus(j));
       if (end.state !== 'done') {
         const why = end.state === 'cancelled' ? 'it was cancelled' : (end.error?.message ?? end.state);
         this.setStatus(
           `The map could not be computed: ${why}.`,
-          [h('button', { onclick: () => void this.compute(params) }, 'Try again')],
+          [h('button', { onclick: () => void this.compute(params, keep) }, 'Try again')],
           end.state === 'cancelled' ? 'empty' : 'error',
         );
         return;
       }
       await this.show(await api.mapByKey((end.result as { key: string }).key));
+      state.emit('jobs');
     } catch (e) {
-      this.failed(e, () => void this.compute(params));
+      this.failed(e, () => void this.compute(params, keep));
     }
   }
 
@@ -227,8 +229,8 @@ export class MapPane {
     this.applySearch();
     state.emit('map');
     this.setStatus('Loading thumbnails…');
-    // built already (the usual case): no job; otherwise build it, following the job
-    const atlas = (await api.atlas()) ?? (await this.buildAtlas());
+    // built already (the usual case), the server answers with the job that built it
+    const atlas = await this.buildAtlas();
     const pages = await Promise.all(atlas.pages.map((p) => loadImage(p.url)));
     await this.view.setAtlas({ ...atlas, pages });
     this.setStatus(null);
@@ -237,7 +239,7 @@ export class MapPane {
 
   private async buildAtlas(): Promise<NonNullable<Awaited<ReturnType<typeof api.atlas>>>> {
     const job = await api.buildAtlas();
-    const end = await followJob(job.id, (j) => this.jobStatus(j));
+    const end = job.state === 'done' ? job : await followJob(job.id, (j) => this.jobStatus(j));
     if (end.state !== 'done') throw new Error(`the thumbnails could not be built (${end.error?.message ?? end.state})`);
     const atlas = await api.atlas();
     if (!atlas) throw new Error('the thumbnails went missing (the collection changed meanwhile): try again');

@@ -41,6 +41,8 @@ export class TrainPanel {
   private result: TrainResult | null = null;
   private cell: [number, number] | null = null;
   private mistakesShown = MISTAKES_SHOWN;
+  /** keeps the "label next" checkboxes in step with the selection */
+  private syncUncertain: () => void = () => undefined;
   /** images relabelled from the mistakes list since the training: id -> new label */
   private readonly fixed = new Map<number, string>();
 
@@ -65,7 +67,10 @@ export class TrainPanel {
       this.report,
       this.next,
     );
-    state.on('selection', () => this.renderSelection());
+    state.on('selection', () => {
+      this.renderSelection();
+      this.syncUncertain();
+    });
     state.on('labels', () => {
       this.renderCounts();
       this.renderNext();
@@ -433,7 +438,7 @@ export class TrainPanel {
     const row = new Map(p.ids.map((id, i) => [id, i]));
     const labels = [...this.labelCounts().keys()].sort();
     box.replaceChildren(
-      h('p', {}, `${ids.length} selected. Label them all in one click, or untick the ones that differ in the Grid first:`),
+      h('p', {}, 'Untick the ones that differ, then label the ticked ones in one click:'),
       h(
         'div.controls',
         {},
@@ -444,18 +449,31 @@ export class TrainPanel {
         {},
         ...ids.map((id) => {
           const i = row.get(id)!;
+          const predicted = p.classes[p.predicted[i]!]!;
+          const check = h('input.check', {
+            type: 'checkbox',
+            checked: state.selection.has(id),
+            'aria-label': `select image ${id}`,
+            onchange: (e: Event) => state.toggleSelected(id, (e.target as HTMLInputElement).checked),
+          });
           return h(
-            'button.thumb',
-            {
-              'data-id': id,
-              title: `predicted ${p.classes[p.predicted[i]!]} · margin ${p.margin[i]!.toFixed(2)}`,
-              onclick: () => state.show(id),
-            },
-            h('img', { src: api.thumbUrl(id), alt: `image ${id}` }),
-            h('span.score', {}, `${p.classes[p.predicted[i]!]} ±${p.margin[i]!.toFixed(2)}`),
+            'div.thumb.selectable',
+            { 'data-id': id, title: `predicted ${predicted} · margin ${p.margin[i]!.toFixed(2)} (click to open)` },
+            h('img', { src: api.thumbUrl(id), alt: `image ${id}`, onclick: () => state.show(id) }),
+            check,
+            h('span.score', {}, `${predicted} ±${p.margin[i]!.toFixed(2)}`),
           );
         }),
       ),
     );
+    const sync = (): void => {
+      for (const el of box.querySelectorAll<HTMLElement>('.uncertain-images .thumb')) {
+        const on = state.selection.has(Number(el.dataset['id']));
+        el.querySelector<HTMLInputElement>('input.check')!.checked = on;
+        el.classList.toggle('selected', on);
+      }
+    };
+    sync();
+    this.syncUncertain = sync;
   }
 }

@@ -509,14 +509,15 @@ export class MapView {
     } else {
       g.fillStyle = BACKGROUND;
       g.fillRect(0, 0, this.width, this.height);
-      if (d && d.view.width === this.width && d.view.height === this.height) {
-        // a world point at screen p in the old view is at k·p + offset in the new one
+      if (d) {
+        // a world point at screen p in the old view is at k·p + offset in the new one (the canvas
+        // may have been resized meanwhile: a panel opened, a banner appeared)
         const k = this.scale / d.view.scale;
-        const ox = (this.width / 2) * (1 - k) + (d.view.cx - this.cx) * this.scale;
-        const oy = (this.height / 2) * (1 - k) + (d.view.cy - this.cy) * this.scale;
+        const ox = this.width / 2 - (d.view.width / 2) * k + (d.view.cx - this.cx) * this.scale;
+        const oy = this.height / 2 - (d.view.height / 2) * k + (d.view.cy - this.cy) * this.scale;
         g.imageSmoothingEnabled = true;
         g.imageSmoothingQuality = 'low';
-        g.drawImage(d.layer.canvas, 0, 0, d.layer.canvas.width, d.layer.canvas.height, ox, oy, this.width * k, this.height * k);
+        g.drawImage(d.layer.canvas, 0, 0, d.layer.canvas.width, d.layer.canvas.height, ox, oy, d.view.width * k, d.view.height * k);
       }
     }
     if (this.lasso && this.lasso.length > 1) {
