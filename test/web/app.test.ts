@@ -451,6 +451,30 @@ describe.skipIf(!enabled)('web app in Chromium', () => {
       await page.waitForTimeout(700);
       await page.getByRole('button', { name: 'Fit' }).tap();
       await poll(() => page.evaluate('window.convlensMap.zoom') as Promise<number>).toBeCloseTo(1, 3);
+
+      // a lasso drawn with a finger selects the images inside it
+      await page.getByRole('button', { name: 'Lasso' }).tap();
+      const a = await position(page, ids.get('skimage/motorcycle_left.png')!);
+      const b = await position(page, ids.get('skimage/motorcycle_right.png')!);
+      const [x0, x1] = [Math.min(a.x, b.x) - 10, Math.max(a.x, b.x) + 10];
+      const [y0, y1] = [Math.min(a.y, b.y) - 10, Math.max(a.y, b.y) + 10];
+      await touch('touchStart', [[x0, y0]]);
+      for (const [x, y] of [
+        [x1, y0],
+        [x1, y1],
+        [x0, y1],
+        [x0, y0 + 1],
+      ] as [number, number][]) {
+        await touch('touchMove', [[(x0 + x) / 2, (y0 + y) / 2]]);
+        await touch('touchMove', [[x, y]]);
+      }
+      await touch('touchEnd', []);
+      await poll(() => page.locator('.selection-chip').textContent()).toMatch(/^\d+ selected/);
+      const selected = Number((await page.locator('.selection-chip span').first().textContent())!.split(' ')[0]);
+      expect(selected).toBeGreaterThanOrEqual(2);
+      await page.waitForTimeout(700);
+      await page.getByRole('button', { name: 'clear the selection' }).tap();
+      await poll(() => page.locator('.selection-chip').isVisible()).toBe(false);
     });
 
     it('opens an image by a tap: the sheet rises with its neighbours on the first screen', async () => {

@@ -14,8 +14,8 @@ export class QueryPanel {
     const drop = h(
       'label.dropzone',
       {},
-      h('strong', {}, 'Drop a photo here'),
-      h('span.muted', {}, 'or click to choose one: its ImageNet classes and the most similar images of the collection'),
+      h('strong', {}, 'Choose a photo, or drop one here'),
+      h('span.muted', {}, 'its ImageNet classes and the most similar images of the collection'),
       this.input,
     );
     drop.addEventListener('dragover', (e) => {

@@ -230,7 +230,9 @@ export class MapView {
     this.scale = this.fitScale;
     this.cx = 0;
     this.cy = 0;
-    const px = Math.min(72, Math.max(3, 0.9 * Math.sqrt((this.width * this.height) / Math.max(this.n, 1))));
+    // thumbnails as large as the room allows (a big screen shows them bigger), never below 3 px
+    const cap = Math.max(72, Math.min(this.width, this.height) / 14);
+    const px = Math.min(cap, Math.max(3, 0.9 * Math.sqrt((this.width * this.height) / Math.max(this.n, 1))));
     this.unit = px / this.fitScale;
     this.changed();
   }
@@ -560,7 +562,7 @@ export class MapView {
     const visible = normal.length + front.length;
     const detail =
       thumbs && this.options.thumbnailUrl && visible <= LOD_MAX_VISIBLE && size * dpr > this.atlas!.tile * LOD_FROM
-        ? (LOD_LEVELS.find((l) => l >= size * dpr * 0.9) ?? LOD_LEVELS[LOD_LEVELS.length - 1]!)
+        ? (LOD_LEVELS.find((l) => l >= size * dpr * 0.85) ?? LOD_LEVELS[LOD_LEVELS.length - 1]!)
         : 0;
     this.wantDetail(detail, [...front, ...normal]);
     return { view: this.view(), dpr, size, thumbs, detail, normal, front, next: 0, started: false };
