@@ -226,6 +226,8 @@ export class MapPane {
     }
     this.view.setPoints(map.ids, xs, ys);
     this.view.setSelected(this.indices(state.selection));
+    const focus = state.current === null ? undefined : this.view.indexOf(state.current);
+    this.view.setFocus(focus ?? null);
     this.applySearch();
     state.emit('map');
     this.setStatus('Loading thumbnails…');

@@ -59,7 +59,7 @@ const LOD_FROM = 1.15;
 /** The levels asked for (the server's levels, longer side in px). */
 const LOD_LEVELS = [128, 256, 512];
 /** Pixels of sharper thumbnails kept at most (least recently drawn dropped first). */
-const LOD_BUDGET_PX = 24_000_000;
+const LOD_BUDGET_PX = 16_000_000;
 /** Sharper thumbnails loading at once at most. */
 const LOD_CONCURRENCY = 4;
 /** Smallest target for a finger (CSS px): a tap picks the image within it. */
