@@ -22,7 +22,16 @@ import type { ProjectProgress } from '../projection/index.js';
 import type { Metric, Neighbour } from '../search/index.js';
 import { openStore, type CollectionStore, type EmbeddingSettings, type ImageRow } from '../store/index.js';
 import type { CollectionTrainOptions, CollectionTrainResult } from '../teach/collection.js';
-import { cachedMap, collectionMap, mapKey, type CollectionMap, type MapRequest } from './maps.js';
+import {
+  cachedMap,
+  collectionMap,
+  mapKey,
+  placedMap,
+  type CollectionMap,
+  type MapCoordinates,
+  type MapRequest,
+  type PreviousMap,
+} from './maps.js';
 import { CollectionSearch, type SimilarityHistogram, type SimilarOptions } from './search.js';
 
 /** Network options that are the caller's to choose (the collection decides model, layer, resize). */
@@ -278,20 +287,51 @@ export class Collection {
     return cachedMap(this.store, key);
   }
 
-  /** The 2-D map of the collection: cached, or computed on a worker thread and cached. */
+  /**
+   * The 2-D map of the collection: cached, or computed on a worker thread and cached.
+   * - `alignTo`, a previous map: a newly computed map is turned and scaled so the images both
+   *   hold stay near their places (see alignMap);
+   * - `placeOnto`, a previous map of the same method: updated in place instead — its images keep
+   *   their places exactly and new ones join their nearest neighbours (see place.ts); when too
+   *   much has changed for that, a new layout aligned to it.
+   */
   async map(
     request: MapRequest,
-    options: { onProgress?: ProjectProgress; signal?: AbortSignal; recompute?: boolean } = {},
+    options: {
+      onProgress?: ProjectProgress;
+      signal?: AbortSignal;
+      recompute?: boolean;
+      alignTo?: MapCoordinates;
+      placeOnto?: PreviousMap;
+    } = {},
   ): Promise<CollectionMap> {
     const { embedded } = await this.store.count();
     if (embedded === 0) throw new ConvlensError('E_DB', 'no embedded images (index a folder first)', { file: this.location });
+    if (options.placeOnto && !options.recompute) {
+      const placed = await placedMap(
+        this.store,
+        request,
+        options.placeOnto,
+        async (vector, k, exclude) => (await this.similar({ vector }, { k, exclude, metric: 'cosine' })).results,
+        {
+          ...(options.signal ? { signal: options.signal } : {}),
+          ...(options.onProgress ? { onProgress: (done: number, total: number) => void options.onProgress!(done, total) } : {}),
+        },
+      );
+      if (placed) return placed;
+      options = { ...options, alignTo: options.alignTo ?? options.placeOnto };
+    }
     const { projectOnThread } = await import('../projection/index.js');
     return collectionMap(
       this.store,
       request,
       async (e: { ids: Int32Array; matrix: Matrix }, req, progress) =>
         projectOnThread(e.matrix, { ...req, ...(options.signal ? { signal: options.signal } : {}) }, progress),
-      { ...(options.onProgress ? { onProgress: options.onProgress } : {}), ...(options.recompute ? { recompute: true } : {}) },
+      {
+        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+        ...(options.recompute ? { recompute: true } : {}),
+        ...(options.alignTo ? { alignTo: options.alignTo } : {}),
+      },
     );
   }
 

@@ -1,4 +1,6 @@
 export * from './collection.js';
 export { CollectionSearch, MicroBatcher, hnswPath, type SimilarityHistogram, type SimilarOptions } from './search.js';
-export { mapKey, type CollectionMap, type MapRequest } from './maps.js';
+export { alignMap, mapKey, placedMap, type CollectionMap, type MapCoordinates, type MapRequest, type PreviousMap } from './maps.js';
+export { placeImages, type NeighbourSearch, type PlaceOptions } from './place.js';
 export { indexOnThread, type IndexTaskInput, type IndexTaskProgress } from './task.js';
+export { findImages, normaliseName, type FindGroup, type FindKind, type FindOptions, type FindSource } from './find.js';

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { matrix, type Matrix } from '../core/matrix.js';
 import type { ProjectionMethod, ProjectOptions, ProjectProgress } from '../projection/index.js';
 import type { CollectionStore } from '../store/index.js';
+import { placeImages, type NeighbourSearch, type PlaceOptions } from './place.js';
 
 export type MapRequest = Omit<ProjectOptions, 'signal'>;
 
@@ -25,14 +26,18 @@ export interface CollectionMap {
   cached: boolean;
 }
 
-/** Cache key: the request (sorted, defaults explicit) and the embeddings version it was made from. */
-export function mapKey(embeddingsVersion: string, request: MapRequest): string {
+/**
+ * Cache key: the request (sorted, defaults explicit) and the embeddings version it was made from;
+ * `variant` tells apart maps made another way from the same request (a map updated in place).
+ */
+export function mapKey(embeddingsVersion: string, request: MapRequest, variant?: string): string {
   const req = { seed: 42, ...request } as Record<string, unknown>;
-  const canon = Object.keys(req)
-    .sort()
-    .filter((k) => req[k] !== undefined)
-    .map((k) => `${k}=${String(req[k])}`)
-    .join('&');
+  const canon =
+    Object.keys(req)
+      .sort()
+      .filter((k) => req[k] !== undefined)
+      .map((k) => `${k}=${String(req[k])}`)
+      .join('&') + (variant !== undefined ? `|${variant}` : '');
   const digest = createHash('sha256').update(`${canon}|${embeddingsVersion}`).digest('hex').slice(0, 20);
   return `${request.method}-${digest}`;
 }
@@ -62,13 +67,20 @@ export async function collectionMap(
     request: MapRequest,
     progress?: ProjectProgress,
   ) => Promise<{ coords: Matrix; method: ProjectionMethod; params: Record<string, unknown>; kl?: number; seconds: number }>,
-  options: { onProgress?: ProjectProgress; recompute?: boolean; embeddings?: { ids: Int32Array; matrix: Matrix } } = {},
+  options: {
+    onProgress?: ProjectProgress;
+    recompute?: boolean;
+    embeddings?: { ids: Int32Array; matrix: Matrix };
+    /** a previous map: a newly computed one is turned, flipped, scaled and moved to match it (see alignMap) */
+    alignTo?: MapCoordinates;
+  } = {},
 ): Promise<CollectionMap> {
   const key = mapKey(await store.embeddingsVersion(), request);
   const hit = options.recompute ? null : await cachedMap(store, key);
   if (hit) return hit;
   const embeddings = options.embeddings ?? (await store.embeddings());
   const result = await compute(embeddings, { seed: 42, ...request }, options.onProgress);
+  if (options.alignTo) alignMap({ ids: embeddings.ids, coords: result.coords.data }, options.alignTo);
   await store.saveProjection(key, {
     method: result.method,
     params: result.params,
@@ -84,6 +96,128 @@ export async function collectionMap(
     coords: result.coords,
     ...(result.kl !== undefined ? { kl: result.kl } : {}),
     seconds: result.seconds,
+    cached: false,
+  };
+}
+
+/** Points of a map: image ids and their x, y (row-major pairs). */
+export interface MapCoordinates {
+  ids: ArrayLike<number>;
+  coords: ArrayLike<number> & { [i: number]: number };
+}
+
+/**
+ * Moves a new map onto a previous one of (mostly) the same images, in place: the rotation or
+ * reflection, uniform scale and shift that best put the images both share where they were
+ * (least squares, Procrustes). A recomputed map after an index job then keeps its orientation
+ * and the known images stay near their places; its shape is unchanged. Needs 3 shared images
+ * (otherwise nothing moves). Returns the mean distance between shared images' old and new places,
+ * relative to the previous map's spread (0: exact), or null when nothing was aligned.
+ */
+export function alignMap(next: MapCoordinates, previous: MapCoordinates): number | null {
+  const before = new Map<number, number>();
+  for (let i = 0; i < previous.ids.length; i++) before.set(previous.ids[i]!, i);
+  const pairs: [number, number][] = [];
+  for (let i = 0; i < next.ids.length; i++) {
+    const j = before.get(next.ids[i]!);
+    if (j !== undefined) pairs.push([i, j]);
+  }
+  if (pairs.length < 3) return null;
+  // centres of the shared points, in both maps
+  let ax = 0,
+    ay = 0,
+    bx = 0,
+    by = 0;
+  for (const [i, j] of pairs) {
+    ax += next.coords[2 * i]!;
+    ay += next.coords[2 * i + 1]!;
+    bx += previous.coords[2 * j]!;
+    by += previous.coords[2 * j + 1]!;
+  }
+  const n = pairs.length;
+  ax /= n;
+  ay /= n;
+  bx /= n;
+  by /= n;
+  // cross terms of the centred points: for a rotation (c, s) and a flip of y before it
+  let sxx = 0,
+    sxy = 0,
+    syx = 0,
+    syy = 0,
+    norm = 0,
+    spread = 0;
+  for (const [i, j] of pairs) {
+    const x = next.coords[2 * i]! - ax;
+    const y = next.coords[2 * i + 1]! - ay;
+    const u = previous.coords[2 * j]! - bx;
+    const v = previous.coords[2 * j + 1]! - by;
+    sxx += x * u;
+    sxy += x * v;
+    syx += y * u;
+    syy += y * v;
+    norm += x * x + y * y;
+    spread += u * u + v * v;
+  }
+  if (!(norm > 0)) return null;
+  // rotation only: maximise a·cos + b·sin; with y flipped first: the same with y → −y
+  const rot = { a: sxx + syy, b: sxy - syx, flip: 1 };
+  const ref = { a: sxx - syy, b: sxy + syx, flip: -1 };
+  const best = Math.hypot(ref.a, ref.b) > Math.hypot(rot.a, rot.b) ? ref : rot;
+  const len = Math.hypot(best.a, best.b);
+  if (!(len > 0)) return null;
+  const cos = best.a / len;
+  const sin = best.b / len;
+  const scale = len / norm;
+  for (let i = 0; i < next.ids.length; i++) {
+    const x = next.coords[2 * i]! - ax;
+    const y = (next.coords[2 * i + 1]! - ay) * best.flip;
+    next.coords[2 * i] = bx + scale * (cos * x - sin * y);
+    next.coords[2 * i + 1] = by + scale * (sin * x + cos * y);
+  }
+  let err = 0;
+  for (const [i, j] of pairs)
+    err += Math.hypot(next.coords[2 * i]! - previous.coords[2 * j]!, next.coords[2 * i + 1]! - previous.coords[2 * j + 1]!);
+  return err / n / Math.max(Math.sqrt(spread / n), 1e-12);
+}
+
+/** A previous map of the collection: what an update in place keeps. */
+export interface PreviousMap extends MapCoordinates {
+  key: string;
+  method: string;
+  params: Record<string, unknown>;
+}
+
+/**
+ * The collection's map updated in place from a previous one (see place.ts): cached like any map,
+ * under its own key. Null when it does not apply (another method, too few images shared, too many
+ * new): compute a new layout instead.
+ */
+export async function placedMap(
+  store: CollectionStore,
+  request: MapRequest,
+  previous: PreviousMap,
+  neighbours: NeighbourSearch,
+  options: PlaceOptions = {},
+): Promise<CollectionMap | null> {
+  if (previous.method !== request.method) return null;
+  const key = mapKey(await store.embeddingsVersion(), request, `placed-on=${previous.key}`);
+  const hit = await cachedMap(store, key);
+  if (hit) return hit;
+  const t0 = performance.now();
+  const { ids, matrix: m } = await store.embeddings();
+  const r = await placeImages(ids, (row) => m.data.subarray(row * m.cols, (row + 1) * m.cols), previous, neighbours, options);
+  if (!r) return null;
+  const { placedOn: _p, placed: _n, ...params } = previous.params;
+  const made = { ...params, placedOn: previous.key, placed: r.placed };
+  const seconds = (performance.now() - t0) / 1000;
+  await store.saveProjection(key, { method: previous.method, params: made, ids, coords: r.coords, info: { seconds, placed: r.placed } });
+  return {
+    key,
+    method: previous.method as ProjectionMethod,
+    params: made,
+    ids,
+    coords: matrix(ids.length, 2, r.coords),
+    seconds,
     cached: false,
   };
 }

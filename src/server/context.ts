@@ -8,16 +8,17 @@ import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
 import type { FastifyRequest } from 'fastify';
 import sharp, { type Metadata } from 'sharp';
-import { autoTileSize, buildAtlas, type Atlas } from '../atlas/index.js';
+import { autoTileSize, buildAtlas, sizedThumbnail, thumbnailLevel, ThumbnailCache, type Atlas } from '../atlas/index.js';
 import { indexOnThread, type Collection, type IndexTaskInput, type LensChoice, type RuntimeOptions } from '../collection/index.js';
 import { DEFAULT_MAX_PIXELS, imageMimeType, looksTruncated } from '../image/decode.js';
 import { imagenetClasses } from '../imagenet/classes.js';
 import { LiveCatalogue, type Snapshot } from './catalogue.js';
 import { HttpError } from './http.js';
-import { realRoots } from './paths.js';
+import { openCollectionFile, realRoots } from './paths.js';
 import { PredictionLookup } from './predictions.js';
 import { JobManager, type JobContext } from './jobs.js';
 import type { JobInfo, NeighbourImage, Predictions, UploadInfo } from './schemas.js';
+import type { ImageRow } from '../store/index.js';
 
 export interface ContextOptions {
   allowedRoots: string[];
@@ -32,6 +33,9 @@ export interface ContextOptions {
   lens: LensChoice;
 }
 
+/** Originals larger than this are not read for a sharper thumbnail (the stored one answers). */
+const MAX_ORIGINAL_BYTES = 256 * 2 ** 20;
+
 /** Formats a browser shows in an <img>. */
 const DISPLAYABLE = new Set(['jpeg', 'png', 'webp', 'gif', 'avif']);
 
@@ -41,6 +45,10 @@ export class ServerContext {
   authRequired = false;
   private lookup = new PredictionLookup(null);
   private readonly atlases = new Map<string, Atlas>();
+  /** the job that built each atlas (a map job or an atlas job) */
+  private readonly atlasJobs = new Map<string, string>();
+  /** sharper thumbnails made from the originals (levels of detail of the map) */
+  readonly thumbnails = new ThumbnailCache();
 
   private constructor(
     readonly collection: Collection,
@@ -244,6 +252,32 @@ export class ServerContext {
     }
   }
 
+  /**
+   * A thumbnail of about `size` px made from an image's original file, under the file route's
+   * rules (the path from the database, still inside its root, a regular file); when the file is
+   * gone, refused or unreadable, the thumbnail stored at index time (null: none either).
+   */
+  async sizedThumbnail(row: ImageRow, size: number): Promise<{ data: Buffer; mime: string; source: 'original' | 'stored' } | null> {
+    const level = thumbnailLevel(size);
+    try {
+      const data = await this.thumbnails.get(`${row.id}|${row.hash ?? row.mtimeMs}|${level}`, async () => {
+        const { handle, size: bytes } = await openCollectionFile(row.file, row.root);
+        let original: Buffer;
+        try {
+          if (bytes > MAX_ORIGINAL_BYTES) throw new HttpError(413, 'E_TOO_LARGE', 'the original is too large to resize here');
+          original = await handle.readFile();
+        } finally {
+          await handle.close();
+        }
+        return sizedThumbnail(original, level, { maxPixels: this.maxPixels });
+      });
+      return { data, mime: 'image/webp', source: 'original' };
+    } catch {
+      const stored = await this.store.thumbnail(row.id);
+      return stored ? { data: stored, mime: imageMimeType(stored) ?? 'application/octet-stream', source: 'stored' } : null;
+    }
+  }
+
   /** Key of the newest cached map of exactly the current embedded images, if any. */
   async currentMapKey(snap: Snapshot): Promise<string | null> {
     for (const p of await this.store.projections()) {
@@ -259,6 +293,12 @@ export class ServerContext {
     return this.atlases.get(`${snap.version}|${tile ?? autoTileSize(snap.embeddedIds.length)}`) ?? null;
   }
 
+  /** The job that built that atlas, while the job list keeps it. */
+  atlasJob(snap: Snapshot, tile?: number): JobInfo | null {
+    const id = this.atlasJobs.get(`${snap.version}|${tile ?? autoTileSize(snap.embeddedIds.length)}`);
+    return id !== undefined ? this.jobs.get(id) : null;
+  }
+
   /** Build (or reuse) the atlas of every embedded image of a snapshot. */
   async ensureAtlas(snap: Snapshot, tile: number | undefined, ctx: JobContext): Promise<Atlas> {
     const t = tile ?? autoTileSize(snap.embeddedIds.length);
@@ -272,7 +312,12 @@ export class ServerContext {
     });
     // keep the two newest (another tile size, or the previous version while clients move over)
     this.atlases.set(key, atlas);
-    while (this.atlases.size > 2) this.atlases.delete(this.atlases.keys().next().value!);
+    this.atlasJobs.set(key, ctx.id);
+    while (this.atlases.size > 2) {
+      const oldest = this.atlases.keys().next().value!;
+      this.atlases.delete(oldest);
+      this.atlasJobs.delete(oldest);
+    }
     return atlas;
   }
 

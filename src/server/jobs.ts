@@ -70,6 +70,15 @@ export class JobManager {
     return info;
   }
 
+  /** The newest job of a kind for this work that is queued, running or done (null: none kept). */
+  latest(kind: JobKind, dedupe: string): JobInfo | null {
+    let found: JobInfo | null = null;
+    for (const j of this.jobs.values()) {
+      if (j.info.kind === kind && j.dedupe === dedupe && j.info.state !== 'failed' && j.info.state !== 'cancelled') found = j.info;
+    }
+    return found;
+  }
+
   get(id: string): JobInfo | null {
     return this.jobs.get(id)?.info ?? null;
   }

@@ -193,6 +193,15 @@ export const TrainMetrics = Type.Object({
   confusion: Type.Object({ labels: Type.Array(Type.String()), matrix: Type.Array(Type.Array(Type.Integer())) }),
 });
 
+export const Mistake = Type.Object({
+  id: Type.Integer(),
+  /** the image's label */
+  label: Type.String(),
+  /** what the cross-validation head that never saw it predicted */
+  predicted: Type.String(),
+  probability: Type.Number(),
+});
+
 export const TrainResult = Type.Object({
   head: Type.String(),
   classes: Type.Array(Type.String()),
@@ -201,6 +210,10 @@ export const TrainResult = Type.Object({
   note: Nullable(Type.String()),
   predicted: LabelCounts,
   seconds: Type.Number(),
+  /** labelled images predicted wrongly in cross-validation, most confident first (likely mislabelled); [] without metrics */
+  mistakes: Type.Array(Mistake),
+  /** the image ids of each cell of metrics.confusion.matrix (null without metrics) */
+  confusionIds: Nullable(Type.Array(Type.Array(Type.Array(Type.Integer())))),
 });
 
 export const Predictions = Type.Object({
@@ -211,11 +224,30 @@ export const Predictions = Type.Object({
   /** index into classes, per id */
   predicted: Type.Array(Type.Integer()),
   probability: Type.Array(Type.Number()),
+  /** best minus second-best class probability, per id (low: uncertain, worth labelling next) */
+  margin: Type.Array(Type.Number()),
   counts: LabelCounts,
 });
 
 export const ClassList = Type.Object({
   classes: Type.Array(Type.Object({ index: Type.Integer(), wnid: Type.String(), label: Type.String(), count: Type.Integer() })),
+});
+
+export const FindKind = Type.Union([Type.Literal('label'), Type.Literal('prediction'), Type.Literal('class'), Type.Literal('path')]);
+export const FindResult = Type.Object({
+  q: Type.String(),
+  /** images matched by any group */
+  total: Type.Integer(),
+  matches: Type.Array(
+    Type.Object({
+      /** what matched: a label, the trained head's prediction, the ImageNet top-1 class, the file path */
+      kind: FindKind,
+      name: Type.String(),
+      index: Type.Optional(Type.Integer()),
+      count: Type.Integer(),
+      ids: Type.Array(Type.Integer()),
+    }),
+  ),
 });
 
 // ---------- request parts ----------
@@ -243,6 +275,7 @@ const MapParams = {
   nNeighbors: Type.Optional(Type.Integer({ minimum: 2, maximum: 200, description: 'umap only' })),
   minDist: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'umap only' })),
 };
+const MapKey = (description: string) => Type.String({ minLength: 1, maxLength: 100, pattern: '^[a-z0-9-]+$', description });
 const Tile = Type.Optional(Type.Integer({ minimum: 8, maximum: 256, description: 'atlas tile side in px' }));
 const IdList = Type.Array(IdNumber, { minItems: 1, maxItems: 100_000, description: 'image ids' });
 const Label = Type.String({
@@ -313,9 +346,22 @@ export const API = {
   thumbnail: {
     method: 'GET',
     url: '/api/images/:id/thumbnail',
-    summary: 'the JPEG thumbnail stored at index time',
-    produces: 'image/jpeg',
-    schema: { params: IdParams },
+    summary:
+      'the thumbnail stored at index time; with size, a sharper one made from the original file (cached; the stored one when the ' +
+      'file is gone or refused, said by x-convlens-thumbnail)',
+    produces: 'image/jpeg (stored) or image/webp (size)',
+    schema: {
+      params: IdParams,
+      querystring: Type.Object({
+        size: Type.Optional(
+          Type.Integer({
+            minimum: 16,
+            maximum: 1024,
+            description: 'longer side in px, rounded up to 128, 256, 512 or 1024; never enlarged',
+          }),
+        ),
+      }),
+    },
   },
   file: {
     method: 'GET',
@@ -336,6 +382,18 @@ export const API = {
     summary: 'the images most similar to an uploaded image (not stored)',
     upload: true,
     schema: { querystring: Type.Object(SearchQuery), response: ok(SimilarResult) },
+  },
+  find: {
+    method: 'GET',
+    url: '/api/search',
+    summary: "images by name: labels, the trained head's predictions, ImageNet classes and file paths, each match with its kind",
+    schema: {
+      querystring: Type.Object({
+        q: Text(100, 'text (case, spaces, _ and - ignored)'),
+        max: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'groups of one kind at most' })),
+      }),
+      response: ok(FindResult),
+    },
   },
   histogram: {
     method: 'GET',
@@ -377,9 +435,18 @@ export const API = {
   computeMap: {
     method: 'POST',
     url: '/api/map',
-    summary: 'compute a map (cached in the database) and its atlas, as a job',
+    summary: "compute a map (cached in the database) and its atlas, as a job; alignTo / placeOn keep a previous map's places",
     status: 202,
-    schema: { body: Type.Object({ method: Type.Optional(MapMethod), ...MapParams, tile: Tile }), response: ok(JobInfo, 202) },
+    schema: {
+      body: Type.Object({
+        method: Type.Optional(MapMethod),
+        ...MapParams,
+        tile: Tile,
+        alignTo: Type.Optional(MapKey('a previous map: the new layout is turned and scaled to match it')),
+        placeOn: Type.Optional(MapKey('a previous map: updated in place (its images keep their places, new ones join their neighbours)')),
+      }),
+      response: ok(JobInfo, 202),
+    },
   },
   atlas: {
     method: 'GET',
@@ -400,7 +467,7 @@ export const API = {
   buildAtlas: {
     method: 'POST',
     url: '/api/map/atlas',
-    summary: 'build the atlas, as a job (instant when built)',
+    summary: 'build the atlas, as a job; when built already, the job that built it (a map or an atlas job)',
     status: 202,
     schema: { body: Type.Object({ tile: Tile }), response: ok(JobInfo, 202) },
   },
@@ -493,6 +560,8 @@ export type ImageList = Type.Static<typeof ImageList>;
 export type NeighbourImage = Type.Static<typeof NeighbourImage>;
 export type SimilarResult = Type.Static<typeof SimilarResult>;
 export type HistogramResult = Type.Static<typeof HistogramResult>;
+export type FindResult = Type.Static<typeof FindResult>;
+export type FindKind = Type.Static<typeof FindKind>;
 export type ClassifyResult = Type.Static<typeof ClassifyResult>;
 export type UploadInfo = Type.Static<typeof Upload>;
 export type MapResult = Type.Static<typeof MapResult>;
@@ -500,6 +569,7 @@ export type AtlasManifest = Type.Static<typeof AtlasManifest>;
 export type LabelsResult = Type.Static<typeof LabelsResult>;
 export type TrainMetrics = Type.Static<typeof TrainMetrics>;
 export type TrainResult = Type.Static<typeof TrainResult>;
+export type Mistake = Type.Static<typeof Mistake>;
 export type Predictions = Type.Static<typeof Predictions>;
 export type JobInfo = Type.Static<typeof JobInfo>;
 export type JobKind = Type.Static<typeof JobKind>;

@@ -46,6 +46,18 @@ export interface CollectionPrediction {
   id: number;
   label: string;
   probability: number;
+  /** probability of the best class minus that of the second best: low = uncertain (label it next) */
+  margin: number;
+}
+
+/** A labelled image as predicted by the cross-validation head that never saw it. */
+export interface OutOfFoldPrediction {
+  id: number;
+  /** its label */
+  label: string;
+  predicted: string;
+  /** the probability of the predicted class */
+  probability: number;
 }
 
 export interface CollectionTrainResult {
@@ -56,6 +68,28 @@ export interface CollectionTrainResult {
   /** why there are no metrics, when there are none */
   note: string | null;
   predictions: CollectionPrediction[];
+  /**
+   * Every labelled image's out-of-fold prediction, in cross-validation (null without metrics):
+   * the mistakes among them, most confident first, are the likely mislabelled images.
+   */
+  outOfFold: OutOfFoldPrediction[] | null;
+}
+
+/** The wrong out-of-fold predictions, most confident first. */
+export function confidentMistakes(outOfFold: readonly OutOfFoldPrediction[]): OutOfFoldPrediction[] {
+  return outOfFold.filter((p) => p.predicted !== p.label).sort((a, b) => b.probability - a.probability || a.id - b.id);
+}
+
+/** The image ids in each cell of a confusion matrix (rows: label, columns: prediction, in `labels` order). */
+export function confusionIds(outOfFold: readonly OutOfFoldPrediction[], labels: readonly string[]): number[][][] {
+  const at = new Map(labels.map((l, i) => [l, i]));
+  const cells = labels.map(() => labels.map(() => [] as number[]));
+  for (const p of outOfFold) {
+    const r = at.get(p.label);
+    const c = at.get(p.predicted);
+    if (r !== undefined && c !== undefined) cells[r]![c]!.push(p.id);
+  }
+  return cells;
 }
 
 const MAX_FOLDS = 5;
@@ -93,10 +127,12 @@ export async function trainOnCollection(store: CollectionStore, options: Collect
   // cross-validation
   let metrics: CrossValidatedMetrics | null = null;
   let note: string | null = null;
+  let outOfFold: OutOfFoldPrediction[] | null = null;
   const folds = Math.min(options.folds ?? MAX_FOLDS, Math.min(...perClass.values()));
   if (folds < 2) note = 'no metrics: every label needs at least two images for cross-validation';
   else {
     const predicted = new Array<string>(y.length);
+    const probability = new Array<number>(y.length).fill(1);
     const splits = stratifiedKFold(y, folds, { seed: options.seed ?? 0 });
     for (let f = 0; f < splits.length; f++) {
       checkAborted(options.signal);
@@ -109,11 +145,15 @@ export async function trainOnCollection(store: CollectionStore, options: Collect
         continue;
       }
       const head = trainHead(selectRows(x, train), trainLabels, opts);
-      head.predict(selectRows(x, val)).forEach((p, j) => (predicted[val[j]!] = p.label));
+      head.predict(selectRows(x, val)).forEach((p, j) => {
+        predicted[val[j]!] = p.label;
+        probability[val[j]!] = p.probability;
+      });
       await new Promise((r) => setImmediate(r)); // let a cancellation through
     }
     const r = evaluate(y, predicted, [...perClass.keys()].sort());
     metrics = { folds, accuracy: r.accuracy, n: r.n, classes: r.classes, macro: r.macro, weighted: r.weighted, confusion: r.confusion };
+    outOfFold = trainRows.map((row, i) => ({ id: ids[row]!, label: y[i]!, predicted: predicted[i]!, probability: probability[i]! }));
   }
 
   // the head on every labelled image, then the collection
@@ -128,10 +168,17 @@ export async function trainOnCollection(store: CollectionStore, options: Collect
     const rows = targetRows.slice(b, b + BLOCK);
     const block = matrix(rows.length, all.cols);
     rows.forEach((r, i) => block.data.set(all.data.subarray(r * all.cols, (r + 1) * all.cols), i * all.cols));
-    head.predict(block).forEach((p, j) => predictions.push({ id: ids[rows[j]!]!, label: p.label, probability: p.probability }));
+    head.predictTop(block, 2).forEach(([p, second], j) =>
+      predictions.push({
+        id: ids[rows[j]!]!,
+        label: p!.label,
+        probability: p!.probability,
+        margin: p!.probability - (second?.probability ?? 0),
+      }),
+    );
   }
   const labelled = [...perClass.entries()]
     .map(([label, count]) => ({ label, count }))
     .sort((a, b) => b.count - a.count || (a.label < b.label ? -1 : 1));
-  return { head, labelled, metrics, note, predictions };
+  return { head, labelled, metrics, note, predictions, outOfFold };
 }

@@ -2,7 +2,7 @@
 import { runTask, type CallOptions, type TaskContext } from '../core/tasks.js';
 import type { HeadType } from '../heads/index.js';
 import { openStore } from '../store/index.js';
-import { trainOnCollection, type CollectionPrediction, type CrossValidatedMetrics } from './collection.js';
+import { trainOnCollection, type CollectionPrediction, type CrossValidatedMetrics, type OutOfFoldPrediction } from './collection.js';
 
 export interface TrainTaskInput {
   location: string;
@@ -17,6 +17,7 @@ export interface TrainTaskResult {
   metrics: CrossValidatedMetrics | null;
   note: string | null;
   predictions: CollectionPrediction[];
+  outOfFold: OutOfFoldPrediction[] | null;
 }
 
 export async function train(
@@ -33,7 +34,14 @@ export async function train(
       signal: ctx.signal,
       onProgress: ctx.progress,
     });
-    return { classes: [...r.head.classes], labelled: r.labelled, metrics: r.metrics, note: r.note, predictions: r.predictions };
+    return {
+      classes: [...r.head.classes],
+      labelled: r.labelled,
+      metrics: r.metrics,
+      note: r.note,
+      predictions: r.predictions,
+      outOfFold: r.outOfFold,
+    };
   } finally {
     await store.close();
   }

@@ -2,7 +2,7 @@
  * The HTTP API over the example photos: every endpoint, its answers and its 4xx errors.
  * Requests go through fastify's inject (no socket) except where a real connection matters (SSE).
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +14,7 @@ import type {
   ImageList,
   Info,
   JobInfo,
+  FindResult,
   LabelsResult,
   MapResult,
   Predictions,
@@ -160,6 +161,42 @@ describe('collection', () => {
     expect(Buffer.compare(f.rawPayload, readFileSync(CAT))).toBe(0);
     await expectError('GET', '/api/images/99999/file', 404, 'E_NOT_FOUND');
     await expectError('GET', '/api/images/99999/thumbnail', 404, 'E_NOT_FOUND');
+  });
+
+  it('/api/images/:id/thumbnail?size= makes a sharper thumbnail from the original file, cached, never enlarged', async () => {
+    const id = ids.get('skimage/chelsea.png')!;
+    const r = await server.app.inject({ method: 'GET', url: `/api/images/${id}/thumbnail?size=200` });
+    expect(r.statusCode).toBe(200);
+    expect(r.headers['content-type']).toBe('image/webp');
+    expect(r.headers['x-convlens-thumbnail']).toBe('original');
+    // 200 rounds up to the 256 level; the aspect ratio is kept (451×300)
+    expect(await sharp(r.rawPayload).metadata()).toMatchObject({ format: 'webp', width: 256, height: 170 });
+    const held = server.context.thumbnails.size;
+    expect(held).toBeGreaterThan(0);
+    const again = await server.app.inject({ method: 'GET', url: `/api/images/${id}/thumbnail?size=256` });
+    expect(again.rawPayload.equals(r.rawPayload)).toBe(true);
+    expect(server.context.thumbnails.size).toBe(held);
+    const big = await server.app.inject({ method: 'GET', url: `/api/images/${id}/thumbnail?size=1024` });
+    expect(await sharp(big.rawPayload).metadata()).toMatchObject({ width: 451, height: 300 });
+    await expectError('GET', `/api/images/${id}/thumbnail?size=0`, 400, 'E_USAGE');
+    await expectError('GET', `/api/images/${id}/thumbnail?size=2048`, 400, 'E_USAGE');
+    await expectError('GET', `/api/images/${id}/thumbnail?size=big`, 400, 'E_USAGE');
+    await expectError('GET', '/api/images/99999/thumbnail?size=256', 404, 'E_NOT_FOUND');
+  });
+
+  it('/api/search finds images by ImageNet class and file path, each match with its kind', async () => {
+    const cat = await get<FindResult>('/api/search?q=egyptian%20cat');
+    expect(cat.matches).toEqual([{ kind: 'class', name: 'Egyptian_cat', index: 285, count: 1, ids: [ids.get('skimage/chelsea.png')] }]);
+    expect(cat.total).toBe(1);
+    const byName = await get<FindResult>('/api/search?q=Chelsea');
+    expect(byName.matches).toEqual([{ kind: 'path', name: 'Chelsea', count: 1, ids: [ids.get('skimage/chelsea.png')] }]);
+    const folder = await get<FindResult>('/api/search?q=opencv');
+    expect(folder.matches.map((m) => m.kind)).toEqual(['path']);
+    expect(folder.total).toBe([...ids.keys()].filter((p) => p.startsWith('opencv/')).length);
+    expect((await get<FindResult>('/api/search?q=zzzz')).matches).toEqual([]);
+    await expectError('GET', '/api/search', 400, 'E_USAGE');
+    await expectError('GET', '/api/search?q=a%01b', 400, 'E_USAGE');
+    await expectError('GET', `/api/search?q=${'x'.repeat(101)}`, 400, 'E_USAGE');
   });
 });
 
@@ -326,6 +363,22 @@ describe('jobs', () => {
     expect(meta.width! * meta.height!).toBeGreaterThanOrEqual(48 * 64 * 64);
     const small = await finished(await send<JobInfo>('POST', '/api/map/atlas', { tile: 16 }, 202));
     expect(small.result).toMatchObject({ tile: 16, count: 48, pages: 1 });
+    // built already: asking again gives the same job, and the job list does not grow
+    const listed = (await get<{ jobs: JobInfo[] }>('/api/jobs')).jobs.length;
+    expect((await send<JobInfo>('POST', '/api/map/atlas', { tile: 16 }, 202)).id).toBe(small.id);
+    expect((await get<{ jobs: JobInfo[] }>('/api/jobs')).jobs).toHaveLength(listed);
+
+    // a new map aligned to a previous one: the images both hold stay where they were (here the
+    // same PCA with another seed, whose axes may come out flipped: aligned, it is the same map)
+    const aligned = await finished(await send<JobInfo>('POST', '/api/map', { method: 'pca', seed: 5, alignTo: m.key }, 202));
+    expect(aligned.state).toBe('done');
+    const a = await get<MapResult>('/api/map?method=pca&seed=5');
+    const at = new Map(m.ids.map((id, i) => [id, [m.coords[2 * i]!, m.coords[2 * i + 1]!]]));
+    const moved = a.ids.map((id, i) => Math.hypot(a.coords[2 * i]! - at.get(id)![0]!, a.coords[2 * i + 1]! - at.get(id)![1]!));
+    const spread = Math.max(...m.coords.map(Math.abs));
+    expect(Math.max(...moved)).toBeLessThan(1e-3 * spread);
+    await expectError('POST', '/api/map', 404, 'E_NOT_FOUND', { method: 'pca', seed: 9, alignTo: 'pca-0000' });
+    await expectError('POST', '/api/map', 400, 'E_USAGE', { method: 'pca', alignTo: '../x' });
     expect((await get<AtlasManifest>('/api/map/atlas?tile=16')).tile).toBe(16);
 
     await expectError('POST', '/api/map', 400, 'E_USAGE', { method: 'mds' });
@@ -440,6 +493,16 @@ describe('labels and training', () => {
       expect(p.ids).toHaveLength(48);
       const at = (id: number): string => p.classes[p.predicted[p.ids.indexOf(id)]!]!;
       expect(at(ids.get('opencv/leuvenA.jpg')!)).toBe('outdoor');
+      // margins (best minus second-best probability) rank the images to label next
+      expect(p.margin).toHaveLength(48);
+      expect(p.margin.every((m, i) => m >= 0 && m <= p.probability[i]! + 1e-9)).toBe(true);
+      // out-of-fold mistakes, most confident first, and the images of each confusion cell
+      const wrong = r.metrics!.confusion.matrix.reduce((acc, row, i) => acc + row.reduce((x, c, j) => x + (i === j ? 0 : c), 0), 0);
+      expect(r.mistakes).toHaveLength(wrong);
+      expect(r.mistakes.every((m) => m.label !== m.predicted && [...outdoor, ...round].includes(m.id))).toBe(true);
+      expect(r.mistakes.map((m) => m.probability)).toEqual(r.mistakes.map((m) => m.probability).sort((x, y) => y - x));
+      expect(r.confusionIds!.map((row) => row.map((cell) => cell.length))).toEqual(r.metrics!.confusion.matrix);
+      expect(r.confusionIds!.flat(2).sort()).toEqual([...outdoor, ...round].sort());
       expect((await get<ImageDetail>(`/api/images/${ids.get('opencv/leuvenA.jpg')}`)).prediction?.label).toBe('outdoor');
     }
     expect((await get<Info>('/api/info')).predictions).toBe(true);
@@ -449,6 +512,58 @@ describe('labels and training', () => {
     expect(r.metrics).toBeNull();
     expect(r.note).toMatch(/two images/);
     expect(r.classes).toContain('moon');
+    expect(r.mistakes).toEqual([]);
+    expect(r.confusionIds).toBeNull();
+  });
+
+  it('/api/search finds labels and trained predictions too, each with its kind', async () => {
+    const food = await get<FindResult>('/api/search?q=FOOD');
+    expect(food.matches.map((m) => [m.kind, m.name])).toEqual([
+      ['label', 'food'],
+      ['prediction', 'food'],
+    ]);
+    expect(food.matches[0]!.count).toBe(4);
+    expect(food.total).toBeGreaterThanOrEqual(4);
+  });
+
+  it('answers with the stored thumbnail when the original file is gone', async () => {
+    const gone = join(allowed, 'new photos', 'copy 2.jpg');
+    const id = (await get<ImageList>('/api/images?limit=500')).items.find((i) => i.path === 'copy 2.jpg')!.id;
+    rmSync(gone);
+    const r = await server.app.inject({ method: 'GET', url: `/api/images/${id}/thumbnail?size=512` });
+    expect(r.statusCode).toBe(200);
+    expect(r.headers['x-convlens-thumbnail']).toBe('stored');
+    const stored = await server.app.inject({ method: 'GET', url: `/api/images/${id}/thumbnail` });
+    expect(r.rawPayload.equals(stored.rawPayload)).toBe(true);
+  });
+});
+
+describe('map updates', () => {
+  it('updates a map in place after images were added: the known ones keep their places, a new one joins its neighbours', async () => {
+    const before = await get<MapResult>('/api/map');
+    const ended = await finished(await send<JobInfo>('POST', '/api/jobs', { kind: 'index', folder: 'later' }, 202));
+    expect(ended.result).toMatchObject({ indexed: 1 });
+    const job = await send<JobInfo>('POST', '/api/map', { method: before.method, seed: 5, placeOn: before.key }, 202);
+    expect((await finished(job)).state).toBe('done');
+    const after = await get<MapResult>('/api/map');
+    expect(after.count).toBe(before.count + 1);
+    expect(after.params).toMatchObject({ placedOn: before.key, placed: 1 });
+    const at = new Map(after.ids.map((id, i) => [id, [after.coords[2 * i]!, after.coords[2 * i + 1]!]]));
+    before.ids.forEach((id, i) => {
+      expect(at.get(id)![0]).toBeCloseTo(before.coords[2 * i]!, 4);
+      expect(at.get(id)![1]).toBeCloseTo(before.coords[2 * i + 1]!, 4);
+    });
+    // the new image (the cat, smaller) lands beside the cat, closer to it than most images are
+    const added = after.ids.find((id) => !before.ids.includes(id))!;
+    const cat = at.get(ids.get('skimage/chelsea.png')!)!;
+    const d = (p: number[]) => Math.hypot(p[0]! - at.get(added)![0]!, p[1]! - at.get(added)![1]!);
+    const closer = before.ids.filter((id) => d(at.get(id)!) < d(cat)).length;
+    expect(closer).toBeLessThan(before.count / 4);
+    // the map job built the atlas too: asking for it gives that job, not a new one
+    const atlasJob = await send<JobInfo>('POST', '/api/map/atlas', {}, 202);
+    expect(atlasJob.id).toBe(job.id);
+    await expectError('POST', '/api/map', 400, 'E_USAGE', { method: 'pca', placeOn: before.key, alignTo: before.key });
+    await expectError('POST', '/api/map', 404, 'E_NOT_FOUND', { method: 'pca', placeOn: 'pca-nothing' });
   });
 });
 

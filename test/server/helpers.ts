@@ -79,6 +79,20 @@ export function hasChromium(): boolean {
   return ok;
 }
 
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+/** Chromium's own fake camera, its permission granted (getUserMedia answers with a test pattern). */
+export const FAKE_CAMERA_ARGS = ['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream'];
+
 /** Headless Chromium with a fresh profile (never a downloaded browser). */
 export async function launchChromium() {
   const { chromium } = await import('playwright-core');
@@ -87,17 +101,18 @@ export async function launchChromium() {
     executablePath: CHROMIUM,
     headless: true,
     viewport: { width: 1400, height: 900 },
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
+    args: CHROMIUM_ARGS,
   });
+}
+
+/**
+ * Headless Chromium as a browser, for contexts of their own (a phone's viewport and touch, a
+ * desktop's), with extra switches (e.g. FAKE_CAMERA_ARGS).
+ */
+export async function launchChromiumBrowser(extraArgs: string[] = []) {
+  const { chromium } = await import('playwright-core');
+  mkdirSync(ARTIFACTS, { recursive: true });
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_ARGS, ...extraArgs] });
 }
 
 /** A multipart/form-data body with one file. */

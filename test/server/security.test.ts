@@ -189,6 +189,27 @@ describe('image files', () => {
     await expectRefused('GET', `/api/images/${ids.get('gone.jpg')}/file`, undefined, 404, 'E_NOT_FOUND');
   });
 
+  it('makes sharper thumbnails only from files still inside their root, else answers with the stored one', async () => {
+    const own = await server.app.inject({ method: 'GET', url: `/api/images/${ids.get('a.jpg')}/thumbnail?size=256` });
+    expect(own.headers['x-convlens-thumbnail']).toBe('original');
+    expect(await sharp(own.rawPayload).metadata()).toMatchObject({ format: 'webp', width: 40, height: 30 });
+    // a real photo outside the root behind the swapped-in symlink: never resized and served
+    await sharp({ create: { width: 300, height: 200, channels: 3, background: '#ff0000' } })
+      .jpeg()
+      .toFile(join(dir, 'outside-photo.jpg'));
+    rmSync(join(photos, 'swapped.jpg'));
+    symlinkSync(join(dir, 'outside-photo.jpg'), join(photos, 'swapped.jpg'));
+    for (const name of ['swapped.jpg', '../secret.jpg', 'gone.jpg']) {
+      const r = await server.app.inject({ method: 'GET', url: `/api/images/${ids.get(name)}/thumbnail?size=512` });
+      expect(r.statusCode, name).toBe(200);
+      expect(r.headers['x-convlens-thumbnail'], name).toBe('stored');
+      const stored = await server.app.inject({ method: 'GET', url: `/api/images/${ids.get(name)}/thumbnail` });
+      expect(r.rawPayload.equals(stored.rawPayload), name).toBe(true);
+      expect(r.body).not.toContain(SECRET);
+    }
+    await expectRefused('GET', `/api/images/${ids.get('swapped.jpg')}/file`, undefined, 403, 'E_PERMISSION');
+  });
+
   it('takes no path from the client', async () => {
     for (const path of [
       '/api/images/..%2f..%2fsecret.jpg/file',

@@ -2,6 +2,7 @@
 import type {
   AtlasManifest,
   ClassifyResult,
+  FindResult,
   HistogramResult,
   ImageDetail,
   ImageList,
@@ -67,18 +68,25 @@ export const api = {
     call<ImageList>('GET', `/api/images${qs(p)}`),
   image: (id: number) => call<ImageDetail>('GET', `/api/images/${id}`),
   thumbUrl: (id: number) => `/api/images/${id}/thumbnail`,
+  /** a sharper thumbnail made from the original (about `size` px on its longer side) */
+  sizedThumbUrl: (id: number, size: number) => `/api/images/${id}/thumbnail?size=${size}`,
+  find: (q: string) => call<FindResult>('GET', `/api/search${qs({ q })}`),
   fileUrl: (id: number) => `/api/images/${id}/file`,
   similar: (id: number, o: SearchOptions) => call<SimilarResult>('GET', `/api/similar${qs({ id, ...searchQs(o) })}`),
   histogram: (id: number, metric: string, bins = 40) => call<HistogramResult>('GET', `/api/histogram${qs({ id, metric, bins })}`),
-  classify: (file: File, o: SearchOptions & { store?: boolean }) => {
+  classify: (file: Blob, o: SearchOptions & { store?: boolean; top?: number }, name = 'image.jpg') => {
     const form = new FormData();
-    form.append('file', file);
-    return call<ClassifyResult>('POST', `/api/classify${qs({ ...searchQs(o), store: o.store ? 'true' : undefined })}`, form);
+    form.append('file', file, name);
+    return call<ClassifyResult>('POST', `/api/classify${qs({ ...searchQs(o), top: o.top, store: o.store ? 'true' : undefined })}`, form);
   },
   map: () => call<MapResult>('GET', '/api/map'),
   mapByKey: (key: string) => call<MapResult>('GET', `/api/map${qs({ key })}`),
   computeMap: (p: Record<string, unknown>) => call<JobInfo>('POST', '/api/map', p),
-  atlas: () => call<AtlasManifest>('GET', '/api/map/atlas'),
+  /** the atlas of the current images, or null until it is built */
+  atlas: () =>
+    call<AtlasManifest>('GET', '/api/map/atlas').catch((e: unknown) =>
+      e instanceof ApiError && e.status === 404 ? null : Promise.reject(e),
+    ),
   buildAtlas: () => call<JobInfo>('POST', '/api/map/atlas', {}),
   labels: () => call<LabelsResult>('GET', '/api/labels'),
   setLabel: (ids: number[], label: string) => call<{ changed: number }>('POST', '/api/labels', { ids, label }),
@@ -92,6 +100,13 @@ export const api = {
 };
 
 /** Poll a job until it ends, reporting each state. */
+/** A failure as one line for people: the server's message and its code. */
+export function errorText(e: unknown): string {
+  if (e instanceof ApiError) return `${e.message} (${e.code})`;
+  if (e instanceof TypeError) return 'The server cannot be reached (is convlens serve still running?)';
+  return e instanceof Error ? e.message : String(e);
+}
+
 export async function followJob(id: string, onUpdate: (j: JobInfo) => void, everyMs = 500): Promise<JobInfo> {
   for (;;) {
     const j = await api.job(id);

@@ -26,11 +26,13 @@ export function h<K extends keyof HTMLElementTagNameMap>(
 
 export function percent(p: number): string {
   const v = p * 100;
+  if (v >= 99.95) return '100%';
   return v >= 10 ? `${v.toFixed(1)}%` : v >= 0.1 ? `${v.toFixed(2)}%` : '<0.1%';
 }
 
 export function seconds(s: number | null | undefined): string {
   if (s === null || s === undefined || !Number.isFinite(s)) return '–';
+  if (s < 1) return '<1 s';
   if (s < 60) return `${Math.round(s)} s`;
   return `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
 }

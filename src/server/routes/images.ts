@@ -145,6 +145,18 @@ export function registerImageRoutes(app: App, ctx: ServerContext): void {
     ...API.thumbnail,
     handler: async (req, reply) => {
       const id = Number(req.params.id);
+      if (req.query.size !== undefined) {
+        // only rows of the collection, by the path the database holds (as the file route)
+        const row = await ctx.store.image(id);
+        if (!row) throw notFound(`no image ${id} in the collection`);
+        const t = await ctx.sizedThumbnail(row, req.query.size);
+        if (!t) throw notFound(`no thumbnail for image ${id}`);
+        return reply
+          .type(t.mime)
+          .header('x-convlens-thumbnail', t.source)
+          .header('cache-control', t.source === 'original' ? 'private, max-age=300' : 'private, max-age=60')
+          .send(t.data);
+      }
       const thumb = await ctx.store.thumbnail(id);
       if (!thumb) throw notFound(`no thumbnail for image ${id}`);
       return reply

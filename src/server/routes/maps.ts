@@ -4,7 +4,7 @@ import { imagenetClasses } from '../../imagenet/classes.js';
 import { checkProjectOptions } from '../../projection/index.js';
 import type { Snapshot } from '../catalogue.js';
 import type { ServerContext } from '../context.js';
-import { HttpError, notFound } from '../http.js';
+import { badRequest, HttpError, notFound } from '../http.js';
 import { API, type MapResult } from '../schemas.js';
 import type { App } from './app-type.js';
 
@@ -78,25 +78,31 @@ export function registerMapRoutes(app: App, ctx: ServerContext): void {
   app.route({
     ...API.computeMap,
     handler: async (req, reply) => {
-      const { tile, ...params } = req.body;
+      const { tile, alignTo, placeOn, ...params } = req.body;
       const request = mapRequest(params);
       const snap = await ctx.live.current();
       if (snap.embeddedIds.length === 0)
         throw new HttpError(409, 'E_DB', 'the collection has no embedded images yet: index a folder first');
+      if (alignTo !== undefined && placeOn !== undefined) throw badRequest('give alignTo or placeOn, not both');
       const key = await ctx.collection.mapKey(request);
+      const previousKey = alignTo ?? placeOn;
+      const stored = previousKey !== undefined ? await ctx.store.projection(previousKey) : null;
+      if (previousKey !== undefined && !stored) throw notFound(`no map with the key ${previousKey}`);
+      const previous = stored && previousKey !== undefined ? { ...stored, key: previousKey } : null;
       const job = ctx.jobs.submit(
         'map',
         { ...request, ...(tile !== undefined ? { tile } : {}) },
         async (jc) => {
-          jc.progress({ stage: request.method, done: 0, total: 1 });
+          jc.progress({ stage: placeOn !== undefined ? 'placing new images' : request.method, done: 0, total: 1 });
           const m = await ctx.collection.map(request, {
             signal: jc.signal,
+            ...(previous ? (placeOn !== undefined ? { placeOnto: previous } : { alignTo: previous }) : {}),
             onProgress: (done, total, kl) => jc.progress({ stage: request.method, done, total, ...(kl !== undefined ? { kl } : {}) }),
           });
           await ctx.ensureAtlas(await ctx.live.current(), tile, jc);
           return { key: m.key, method: m.method, cached: m.cached, seconds: m.seconds, kl: m.kl ?? null, count: m.ids.length };
         },
-        `${key}|${tile ?? ''}`,
+        `${key}|${tile ?? ''}|${previousKey ?? ''}`,
       );
       return reply.code(202).send(job);
     },
@@ -148,6 +154,13 @@ export function registerMapRoutes(app: App, ctx: ServerContext): void {
     handler: async (req, reply) => {
       const tile = req.body?.tile;
       const snap = await ctx.live.current();
+      const dedupe = `${snap.version}|${tile ?? ''}`;
+      // built already: the job that built it (a map job, or an atlas job) answers again, so a page
+      // load adds no job to the list
+      if (ctx.atlas(snap, tile)) {
+        const by = ctx.atlasJob(snap, tile) ?? ctx.jobs.latest('atlas', dedupe);
+        if (by && by.state !== 'failed' && by.state !== 'cancelled') return reply.code(202).send(by);
+      }
       const job = ctx.jobs.submit(
         'atlas',
         { ...(tile !== undefined ? { tile } : {}) },
@@ -155,7 +168,7 @@ export function registerMapRoutes(app: App, ctx: ServerContext): void {
           const a = await ctx.ensureAtlas(snap, tile, jc);
           return { tile: a.tile, pages: a.pages.length, count: a.ids.length };
         },
-        `${snap.version}|${tile ?? ''}`,
+        dedupe,
       );
       return reply.code(202).send(job);
     },

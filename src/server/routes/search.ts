@@ -1,5 +1,5 @@
 /** Routes that compare images: most similar, similarity histogram, classify an upload. */
-import type { SimilarOptions } from '../../collection/index.js';
+import { findImages, type SimilarOptions } from '../../collection/index.js';
 import { decodePredictions } from '../../imagenet/classes.js';
 import { checkSearchOptions, type Metric } from '../../search/index.js';
 import type { ServerContext } from '../context.js';
@@ -56,6 +56,29 @@ export function registerSearchRoutes(app: App, ctx: ServerContext): void {
       const { bytes, info } = await ctx.readUpload(req);
       const { embedding } = await ctx.embedUpload(bytes);
       return { query: { upload: info }, metric: o.metric, k: o.k, ...(await byVector(embedding, o)) };
+    },
+  });
+
+  app.route({
+    ...API.find,
+    handler: async (req) => {
+      const snap = await ctx.live.current();
+      const labels = await ctx.live.labels();
+      const predictions = ctx.predictions;
+      const groups = findImages(
+        req.query.q,
+        {
+          ids: snap.ids,
+          path: (id) => snap.rows.get(id)!.path,
+          top1: (id) => snap.rows.get(id)!.top1,
+          labels,
+          ...(predictions ? { prediction: (id: number) => ctx.predictionOf(id)?.label ?? null } : {}),
+        },
+        { maxPerKind: req.query.max ?? 20 },
+      );
+      const all = new Set<number>();
+      for (const g of groups) for (const id of g.ids) all.add(id);
+      return { q: req.query.q, total: all.size, matches: groups.map((g) => ({ ...g, count: g.ids.length })) };
     },
   });
 

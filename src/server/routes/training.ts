@@ -1,5 +1,5 @@
 /** Routes for teaching: train a head on the collection's labels (a job), and its predictions. */
-import { trainOnThread } from '../../teach/index.js';
+import { confidentMistakes, confusionIds, trainOnThread } from '../../teach/index.js';
 import type { ServerContext } from '../context.js';
 import { badRequest, notFound } from '../http.js';
 import { API, type Predictions, type TrainResult } from '../schemas.js';
@@ -34,6 +34,7 @@ export function registerTrainingRoutes(app: App, ctx: ServerContext): void {
           ids: out.predictions.map((p) => p.id),
           predicted,
           probability: out.predictions.map((p) => p.probability),
+          margin: out.predictions.map((p) => p.margin),
           counts: counted,
         };
         ctx.predictions = predictions;
@@ -46,6 +47,8 @@ export function registerTrainingRoutes(app: App, ctx: ServerContext): void {
           note: out.note,
           predicted: counted,
           seconds: (performance.now() - t0) / 1000,
+          mistakes: out.outOfFold ? confidentMistakes(out.outOfFold) : [],
+          confusionIds: out.outOfFold && out.metrics ? confusionIds(out.outOfFold, out.metrics.confusion.labels) : null,
         };
       });
       return reply.code(202).send(job);

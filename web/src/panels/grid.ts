@@ -66,6 +66,15 @@ export class GridPanel {
 
   private render(): void {
     const list = this.list!;
+    if (list.total === 0) {
+      const filtered = this.filter.value.trim() || this.labelFilter.value;
+      this.grid.replaceChildren(
+        h('p.empty', {}, filtered ? 'No image matches these filters.' : 'The collection is empty: index a folder (Jobs tab).'),
+      );
+      this.pager.replaceChildren();
+      this.syncChecks();
+      return;
+    }
     this.grid.replaceChildren(
       ...list.items.map((it) =>
         h(

@@ -1,9 +1,10 @@
 /**
- * The image view: the image, its top-5 ImageNet classes, label and prediction, its most similar
- * images with scores (cosine / Euclidean, threshold slider) and the histogram of its similarities
- * to all the others.
+ * The image view. First screen: the image small, its top class, label and prediction, then its
+ * most similar images with scores (cosine / Euclidean) — the core of the app, visible without
+ * scrolling on a phone too. After them, the details: the threshold slider and the histogram of
+ * the image's similarities to all the others, its top-5 ImageNet classes, and the image itself.
  */
-import { api, ApiError, type HistogramResult, type ImageDetail } from '../api.js';
+import { api, ApiError, errorText, type HistogramResult, type ImageDetail } from '../api.js';
 import { bar, debounce, h, percent } from '../dom.js';
 import { countPassing, histogramSvg } from '../histogram.js';
 import { state } from '../state.js';
@@ -24,8 +25,13 @@ export class ImagePanel {
   private readonly thresholdText = h('span.muted');
   private token = 0;
 
-  constructor(private readonly onShowOnMap: (id: number) => void) {
-    this.element.append(h('p.muted', {}, 'Click an image on the map (or in the grid) to see it here.'));
+  constructor(
+    private readonly onShowOnMap: (id: number) => void,
+    private readonly onLabel: (id: number) => void,
+  ) {
+    this.element.append(
+      h('div.empty', {}, 'Click or tap an image on the map (or in the Grid) to see it here, with the images most like it.'),
+    );
     state.on('current', () => void this.load());
     state.on('labels', () => this.detail && void this.load(false));
     this.thresholdInput.addEventListener('input', () => {
@@ -56,7 +62,7 @@ export class ImagePanel {
       if (resetScroll) this.element.scrollTop = 0;
       await this.neighboursNow();
     } catch (e) {
-      if (token === this.token) this.element.replaceChildren(h('p.error', {}, e instanceof ApiError ? e.message : String(e)));
+      if (token === this.token) this.element.replaceChildren(h('p.error', {}, `This image cannot be shown: ${errorText(e)}`));
     }
   }
 
@@ -91,46 +97,63 @@ export class ImagePanel {
         this.refreshNeighbours();
       },
     });
+    const fallback = (e: Event): void => {
+      const img = e.target as HTMLImageElement;
+      if (!img.src.endsWith('/thumbnail')) img.src = api.thumbUrl(d.id);
+    };
+    const top = d.top1;
     this.element.replaceChildren(
+      // first screen: what the image is, then its neighbours
       h(
-        'div.image-head',
+        'div.image-summary',
         {},
-        h('strong.path', { title: `${d.root}/${d.path}` }, d.path),
-        h('button', { onclick: () => this.onShowOnMap(d.id) }, 'Show on map'),
+        h(
+          'a',
+          { href: api.fileUrl(d.id), target: '_blank', rel: 'noopener', title: 'open the original' },
+          h('img.preview', { src: api.sizedThumbUrl(d.id, 256), alt: d.path, onerror: fallback }),
+        ),
+        h(
+          'div.image-facts',
+          {},
+          h('strong.path', { title: `${d.root}/${d.path}` }, d.path),
+          top ? h('div.top1', {}, `${top.label} `, h('span.muted', {}, `${percent(top.probability)} · ImageNet`)) : '',
+          d.error ? h('div.error', {}, `${d.error.code}: ${d.error.message}`) : '',
+          h(
+            'div.tags',
+            {},
+            d.label ? h('span.tag.label-tag', { title: `label: ${d.label}` }, `label: ${d.label}`) : h('span.muted', {}, 'no label'),
+            d.prediction ? h('span.tag.pred-tag', {}, `predicted: ${d.prediction.label} ${percent(d.prediction.probability)}`) : '',
+          ),
+          h(
+            'div.controls',
+            {},
+            h('button.small', { onclick: () => this.onShowOnMap(d.id) }, 'Show on map'),
+            h('button.small', { onclick: () => this.onLabel(d.id) }, 'Label…'),
+          ),
+        ),
       ),
+      h('h3', {}, 'Most similar'),
+      h('div.neighbour-controls', {}, ...metricButtons, h('label.toggle', {}, thresholdBox, 'Threshold')),
+      this.neighbours,
+      // the details
+      h('div.threshold-row', {}, this.thresholdInput, this.thresholdText),
+      this.histBox,
+      h('h3', {}, 'ImageNet classes'),
+      h('div.top5', {}, ...d.top5.map((c) => bar(c.label, c.probability, percent(c.probability)))),
+      h('h3', {}, 'The image'),
       h(
         'a.image-link',
         { href: api.fileUrl(d.id), target: '_blank', rel: 'noopener' },
         // a file the server refuses (moved, replaced, outside its folder) falls back to the thumbnail
-        h('img.main-image', {
-          src,
-          alt: d.path,
-          onerror: (e: Event) => {
-            const img = e.target as HTMLImageElement;
-            if (!img.src.endsWith('/thumbnail')) img.src = api.thumbUrl(d.id);
-          },
-        }),
+        h('img.main-image', { src, alt: d.path, loading: 'lazy', onerror: fallback }),
       ),
       h(
-        'div.muted',
+        'div.muted.facts',
         {},
-        [d.width && d.height ? `${d.width}×${d.height}` : '', d.format ?? '', d.size ? `${Math.round(d.size / 1024)} KB` : '']
+        [d.root, d.width && d.height ? `${d.width}×${d.height}` : '', d.format ?? '', d.size ? `${Math.round(d.size / 1024)} KB` : '']
           .filter(Boolean)
           .join(' · '),
       ),
-      d.error ? h('p.error', {}, `${d.error.code}: ${d.error.message}`) : '',
-      h('h3', {}, 'ImageNet classes'),
-      h('div.top5', {}, ...d.top5.map((c) => bar(c.label, c.probability, percent(c.probability)))),
-      h(
-        'div.tags',
-        {},
-        d.label ? h('span.tag.label-tag', {}, `label: ${d.label}`) : h('span.muted', {}, 'no label'),
-        d.prediction ? h('span.tag.pred-tag', {}, `predicted: ${d.prediction.label} ${percent(d.prediction.probability)}`) : '',
-      ),
-      h('h3', {}, 'Most similar'),
-      h('div.controls', {}, ...metricButtons, h('label.toggle', {}, thresholdBox, 'Threshold'), this.thresholdInput, this.thresholdText),
-      this.histBox,
-      this.neighbours,
     );
     this.updateThreshold();
   }
@@ -170,16 +193,24 @@ export class ImagePanel {
       .catch((e: unknown) => (e instanceof ApiError ? null : Promise.reject(e)));
     if (token !== this.token) return;
     if (!r) {
-      this.neighbours.replaceChildren(h('p.muted', {}, 'This image has no embedding.'));
+      this.neighbours.replaceChildren(h('p.muted', {}, 'This image has no embedding (it could not be read when indexed).'));
       return;
     }
     this.neighbours.replaceChildren(
-      ...(r.results.length === 0 ? [h('p.muted', {}, 'No image passes the threshold.')] : []),
+      ...(r.results.length === 0
+        ? [
+            h(
+              'p.muted',
+              {},
+              this.useThreshold ? 'No image passes the threshold: move the slider.' : 'No other image in the collection yet.',
+            ),
+          ]
+        : []),
       ...r.results.map((n) =>
         h(
           'button.thumb',
           { title: `${n.path}\n${n.top1 ?? ''}`, onclick: () => state.show(n.id), 'data-id': n.id },
-          h('img', { src: api.thumbUrl(n.id), alt: n.path, loading: 'lazy' }),
+          h('img', { src: api.thumbUrl(n.id), alt: n.path }),
           h('span.score', {}, n.score.toFixed(3)),
         ),
       ),

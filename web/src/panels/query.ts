@@ -1,5 +1,5 @@
 /** Query by image: drop or pick a photo -> its ImageNet classes and its nearest images in the collection. */
-import { api, ApiError } from '../api.js';
+import { api, errorText } from '../api.js';
 import { bar, h, percent } from '../dom.js';
 import { state } from '../state.js';
 
@@ -11,7 +11,13 @@ export class QueryPanel {
   private preview: string | null = null;
 
   constructor(private readonly onStored: (jobId: string) => void) {
-    const drop = h('label.dropzone', {}, h('strong', {}, 'Drop a photo here'), h('span.muted', {}, 'or click to choose one'), this.input);
+    const drop = h(
+      'label.dropzone',
+      {},
+      h('strong', {}, 'Choose a photo, or drop one here'),
+      h('span.muted', {}, 'its ImageNet classes and the most similar images of the collection'),
+      this.input,
+    );
     drop.addEventListener('dragover', (e) => {
       e.preventDefault();
       drop.classList.add('over');
@@ -49,7 +55,7 @@ export class QueryPanel {
     this.preview = URL.createObjectURL(file);
     this.result.replaceChildren(h('p.muted', {}, `Classifying ${file.name}…`));
     try {
-      const r = await api.classify(file, { metric: 'cosine', k: 12, store: this.store.checked });
+      const r = await api.classify(file, { metric: 'cosine', k: 12, store: this.store.checked }, file.name || 'image.jpg');
       this.result.replaceChildren(
         h('img.main-image', { src: this.preview, alt: file.name }),
         h('div.muted', {}, `${file.name} · ${r.upload.width}×${r.upload.height} ${r.upload.format}`),
@@ -60,7 +66,7 @@ export class QueryPanel {
         h(
           'div.thumb-grid.neighbours',
           {},
-          ...(r.neighbours.length === 0 ? [h('p.muted', {}, 'The collection is empty.')] : []),
+          ...(r.neighbours.length === 0 ? [h('p.muted', {}, 'The collection has no images to compare with yet: index a folder.')] : []),
           ...r.neighbours.map((n) =>
             h(
               'button.thumb',
@@ -73,7 +79,7 @@ export class QueryPanel {
       );
       if (r.stored) this.onStored(r.stored.job.id);
     } catch (e) {
-      this.result.replaceChildren(h('p.error', {}, e instanceof ApiError ? `${e.message} (${e.code})` : String(e)));
+      this.result.replaceChildren(h('p.error', {}, `${file.name} could not be classified: ${errorText(e)}`));
     } finally {
       this.input.value = '';
     }

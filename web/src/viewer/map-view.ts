@@ -10,6 +10,14 @@
  * the current view (so a pan or zoom frame costs one blit, whatever the number of images). Points
  * live in a uniform grid, so a render visits only the cells in view; far away images (a thumbnail
  * of a few pixels) are written as dots of their mean colour straight into the pixels.
+ *
+ * Levels of detail: the atlas tiles serve the overview; once few images are in view and each is
+ * drawn larger than its tile, sharper per-image thumbnails are loaded (`thumbnailUrl`), at most a
+ * few at a time, kept within a pixel budget, and drawn in place of the tiles as they arrive.
+ *
+ * Input is pointer events: mouse, pen and touch alike. One pointer pans (or draws the lasso), two
+ * pinch-zoom and pan, a tap or click picks the image under it (with a larger target for a finger),
+ * a double tap or double click zooms in; the wheel and the keyboard zoom and pan too.
  */
 import { hexColor } from './palette.js';
 
@@ -30,6 +38,8 @@ export interface MapViewOptions {
   /** indices inside a lasso; additive when the user held Ctrl/Cmd */
   onLasso?: (indices: number[], additive: boolean) => void;
   onViewChange?: () => void;
+  /** where a sharper thumbnail of an image is (longer side about `size` px); none: the atlas only */
+  thumbnailUrl?: (id: number, size: number) => string;
 }
 
 /** Below this on-screen size (px) images are drawn as dots. */
@@ -42,6 +52,21 @@ const BACKGROUND = '#f4f4f2';
 const BACKGROUND_RGB = 0xf4f4f2;
 const SELECTED = '#ffb000';
 const FOCUS = '#e0115f';
+/** Sharper thumbnails are loaded when at most this many images are in view... */
+const LOD_MAX_VISIBLE = 400;
+/** ...and each is drawn this much larger than its atlas tile. */
+const LOD_FROM = 1.15;
+/** The levels asked for (the server's levels, longer side in px). */
+const LOD_LEVELS = [128, 256, 512];
+/** Pixels of sharper thumbnails kept at most (least recently drawn dropped first). */
+const LOD_BUDGET_PX = 16_000_000;
+/** Sharper thumbnails loading at once at most. */
+const LOD_CONCURRENCY = 4;
+/** Smallest target for a finger (CSS px): a tap picks the image within it. */
+const TOUCH_TARGET = 32;
+/** A touch moving less than this (px) is a tap; a mouse, less than 4 px. */
+const TAP_SLOP_TOUCH = 10;
+const DOUBLE_TAP_MS = 280;
 
 export class MapView {
   readonly canvas: HTMLCanvasElement;
@@ -86,7 +111,19 @@ export class MapView {
   private unit = 0.05;
   private scheduled = false;
   private lasso: [number, number][] | null = null;
-  private drag: { x: number; y: number; cx: number; cy: number; moved: boolean } | null = null;
+  private drag: { x: number; y: number; cx: number; cy: number; moved: boolean; touch: boolean } | null = null;
+  /** pointers down on the canvas (canvas px), for pinch */
+  private readonly pointers = new Map<number, { x: number; y: number }>();
+  private pinch: { dist: number; wx: number; wy: number; scale: number } | null = null;
+  /** a touch tap waiting to see whether a second tap (zoom) follows */
+  private pendingTap: { x: number; y: number; at: number; timer: ReturnType<typeof setTimeout> } | null = null;
+  /** sharper thumbnails by image id (Map order: least recently drawn first) */
+  private readonly lod = new Map<number, { size: number; bitmap: ImageBitmap }>();
+  private lodPixels = 0;
+  /** what the last render wanted loaded, nearest the centre first */
+  private lodWanted: { id: number; size: number }[] = [];
+  private readonly lodLoading = new Set<number>();
+  private readonly lodFailed = new Set<string>();
   private readonly resizeObserver: ResizeObserver;
   /** duration of the last frames drawn, ms (for tests and tuning) */
   readonly frameTimes: number[] = [];
@@ -150,6 +187,7 @@ export class MapView {
     this.highlight = null;
     this.frame = null;
     this.focus = -1;
+    this.clearLod();
     this.buildGrid();
     this.applyAtlas();
     this.resetView();
@@ -192,7 +230,9 @@ export class MapView {
     this.scale = this.fitScale;
     this.cx = 0;
     this.cy = 0;
-    const px = Math.min(72, Math.max(3, 0.9 * Math.sqrt((this.width * this.height) / Math.max(this.n, 1))));
+    // thumbnails as large as the room allows (a big screen shows them bigger), never below 3 px
+    const cap = Math.max(72, Math.min(this.width, this.height) / 14);
+    const px = Math.min(cap, Math.max(3, 0.9 * Math.sqrt((this.width * this.height) / Math.max(this.n, 1))));
     this.unit = px / this.fitScale;
     this.changed();
   }
@@ -214,6 +254,24 @@ export class MapView {
     this.scale = Math.max(this.scale, this.fitScale * zoom);
     this.cx = this.wx[index]!;
     this.cy = this.wy[index]!;
+    this.changed();
+  }
+
+  /**
+   * Pan (no zoom) so a point is drawn between two client y coordinates (the part of the canvas a
+   * bottom sheet leaves visible), if it is not already.
+   */
+  reveal(index: number, top: number, bottom: number): void {
+    if (index < 0 || index >= this.n) return;
+    const r = this.canvas.getBoundingClientRect();
+    const [sx, sy] = this.toScreen(this.wx[index]!, this.wy[index]!);
+    const y = r.top + sy;
+    const margin = Math.min(60, (bottom - top) / 4);
+    const inside = sx >= 0 && sx <= this.width && y >= top + margin && y <= bottom - margin;
+    if (inside || bottom - top < 40) return;
+    const wantY = (top + bottom) / 2 - r.top;
+    this.cx = this.wx[index]! - (Math.min(Math.max(sx, 40), this.width - 40) - this.width / 2) / this.scale;
+    this.cy = this.wy[index]! - (wantY - this.height / 2) / this.scale;
     this.changed();
   }
 
@@ -260,7 +318,22 @@ export class MapView {
 
   destroy(): void {
     this.resizeObserver.disconnect();
+    this.clearLod();
     this.canvas.remove();
+  }
+
+  /** Sharper thumbnails held (for tests): how many, and the largest size. */
+  get detail(): { count: number; largest: number } {
+    let largest = 0;
+    for (const v of this.lod.values()) largest = Math.max(largest, v.size);
+    return { count: this.lod.size, largest };
+  }
+
+  /** Pan by a fraction of the view (keyboard, buttons). */
+  panBy(fx: number, fy: number): void {
+    this.cx += (fx * this.width) / this.scale;
+    this.cy += (fy * this.height) / this.scale;
+    this.changed();
   }
 
   // ---- internals ----
@@ -359,8 +432,8 @@ export class MapView {
   }
 
   /** The topmost point under a canvas position, or null. */
-  private hit(sx: number, sy: number): number | null {
-    const size = Math.max(this.unit * this.scale, 6);
+  private hit(sx: number, sy: number, minTarget = 6): number | null {
+    const size = Math.max(this.unit * this.scale, minTarget);
     const [wx, wy] = this.toWorld(sx, sy);
     const r = size / 2 / this.scale;
     let best: number | null = null;
@@ -438,14 +511,15 @@ export class MapView {
     } else {
       g.fillStyle = BACKGROUND;
       g.fillRect(0, 0, this.width, this.height);
-      if (d && d.view.width === this.width && d.view.height === this.height) {
-        // a world point at screen p in the old view is at k·p + offset in the new one
+      if (d) {
+        // a world point at screen p in the old view is at k·p + offset in the new one (the canvas
+        // may have been resized meanwhile: a panel opened, a banner appeared)
         const k = this.scale / d.view.scale;
-        const ox = (this.width / 2) * (1 - k) + (d.view.cx - this.cx) * this.scale;
-        const oy = (this.height / 2) * (1 - k) + (d.view.cy - this.cy) * this.scale;
+        const ox = this.width / 2 - (d.view.width / 2) * k + (d.view.cx - this.cx) * this.scale;
+        const oy = this.height / 2 - (d.view.height / 2) * k + (d.view.cy - this.cy) * this.scale;
         g.imageSmoothingEnabled = true;
         g.imageSmoothingQuality = 'low';
-        g.drawImage(d.layer.canvas, 0, 0, d.layer.canvas.width, d.layer.canvas.height, ox, oy, this.width * k, this.height * k);
+        g.drawImage(d.layer.canvas, 0, 0, d.layer.canvas.width, d.layer.canvas.height, ox, oy, d.view.width * k, d.view.height * k);
       }
     }
     if (this.lasso && this.lasso.length > 1) {
@@ -484,7 +558,79 @@ export class MapView {
       if ((hl && hl[i]) || this.selected[i] || i === this.focus) front.push(i);
       else normal.push(i);
     }
-    return { view: this.view(), dpr, size, thumbs: this.atlas !== null && size >= THUMB_MIN_PX, normal, front, next: 0, started: false };
+    const thumbs = this.atlas !== null && size >= THUMB_MIN_PX;
+    const visible = normal.length + front.length;
+    const detail =
+      thumbs && this.options.thumbnailUrl && visible <= LOD_MAX_VISIBLE && size * dpr > this.atlas!.tile * LOD_FROM
+        ? (LOD_LEVELS.find((l) => l >= size * dpr * 0.85) ?? LOD_LEVELS[LOD_LEVELS.length - 1]!)
+        : 0;
+    this.wantDetail(detail, [...front, ...normal]);
+    return { view: this.view(), dpr, size, thumbs, detail, normal, front, next: 0, started: false };
+  }
+
+  /** Ask for sharper thumbnails of the points in view (nearest the centre first), or for none. */
+  private wantDetail(size: number, points: number[]): void {
+    if (size === 0) {
+      this.lodWanted = [];
+      return;
+    }
+    const d = (i: number): number => (this.wx[i]! - this.cx) ** 2 + (this.wy[i]! - this.cy) ** 2;
+    this.lodWanted = points
+      .filter((i) => (this.lod.get(this.ids[i]!)?.size ?? 0) < size && !this.lodFailed.has(`${this.ids[i]}:${size}`))
+      .sort((a, b) => d(a) - d(b))
+      .map((i) => ({ id: this.ids[i]!, size }));
+    this.pumpDetail();
+  }
+
+  private pumpDetail(): void {
+    const url = this.options.thumbnailUrl;
+    if (!url) return;
+    while (this.lodLoading.size < LOD_CONCURRENCY && this.lodWanted.length > 0) {
+      const { id, size } = this.lodWanted.shift()!;
+      if (this.lodLoading.has(id) || (this.lod.get(id)?.size ?? 0) >= size) continue;
+      this.lodLoading.add(id);
+      void fetch(url(id, size))
+        .then((r) => (r.ok ? r.blob() : Promise.reject(new Error(`HTTP ${r.status}`))))
+        .then((blob) => createImageBitmap(blob))
+        .then(
+          (bitmap) => this.addDetail(id, size, bitmap),
+          () => this.lodFailed.add(`${id}:${size}`),
+        )
+        .finally(() => {
+          this.lodLoading.delete(id);
+          this.pumpDetail();
+        });
+    }
+  }
+
+  private addDetail(id: number, size: number, bitmap: ImageBitmap): void {
+    const old = this.lod.get(id);
+    if (old && old.size >= size) {
+      bitmap.close();
+      return;
+    }
+    if (old) {
+      this.lodPixels -= old.bitmap.width * old.bitmap.height;
+      old.bitmap.close();
+      this.lod.delete(id);
+    }
+    this.lod.set(id, { size, bitmap });
+    this.lodPixels += bitmap.width * bitmap.height;
+    for (const [k, v] of this.lod) {
+      if (this.lodPixels <= LOD_BUDGET_PX) break;
+      this.lod.delete(k);
+      this.lodPixels -= v.bitmap.width * v.bitmap.height;
+      v.bitmap.close();
+    }
+    if (this.indexOfId.has(id)) this.redraw();
+  }
+
+  private clearLod(): void {
+    for (const v of this.lod.values()) v.bitmap.close();
+    this.lod.clear();
+    this.lodPixels = 0;
+    this.lodWanted = [];
+    this.lodFailed.clear();
   }
 
   /** Draw as much of a render as fits before `deadline`; true when complete. */
@@ -572,19 +718,31 @@ export class MapView {
       g.fillRect(sx - d / 2, sy - d / 2, d, d);
       return;
     }
-    const local = t % a.perPage;
-    // inset by a pixel: filtering must not pick up the neighbouring tile's edge
-    g.drawImage(
-      a.pages[Math.floor(t / a.perPage)]!,
-      (local % a.columns) * a.tile + 1,
-      Math.floor(local / a.columns) * a.tile + 1,
-      a.tile - 2,
-      a.tile - 2,
-      sx - half,
-      sy - half,
-      size,
-      size,
-    );
+    const sharp = task.detail > 0 ? this.lod.get(this.ids[i]!) : undefined;
+    if (sharp) {
+      // most recently drawn: kept longest
+      this.lod.delete(this.ids[i]!);
+      this.lod.set(this.ids[i]!, sharp);
+      // letterboxed in the square, as the atlas tiles are
+      const b = sharp.bitmap;
+      const k = size / Math.max(b.width, b.height);
+      g.imageSmoothingQuality = 'medium';
+      g.drawImage(b, sx - (b.width * k) / 2, sy - (b.height * k) / 2, b.width * k, b.height * k);
+    } else {
+      const local = t % a.perPage;
+      // inset by a pixel: filtering must not pick up the neighbouring tile's edge
+      g.drawImage(
+        a.pages[Math.floor(t / a.perPage)]!,
+        (local % a.columns) * a.tile + 1,
+        Math.floor(local / a.columns) * a.tile + 1,
+        a.tile - 2,
+        a.tile - 2,
+        sx - half,
+        sy - half,
+        size,
+        size,
+      );
+    }
     if (frame) {
       const fw = Math.max(1, Math.min(3, size / 16));
       g.strokeStyle = frame;
@@ -615,14 +773,31 @@ export class MapView {
       this.zoomBy(e.shiftKey ? 0.5 : 2, sx, sy);
     });
     c.addEventListener('pointerdown', (e) => {
-      if (e.button !== 0) return;
+      if (e.pointerType === 'mouse' && e.button !== 0) return;
       c.setPointerCapture(e.pointerId);
+      c.focus({ preventScroll: true });
       const [sx, sy] = this.local(e);
+      this.pointers.set(e.pointerId, { x: sx, y: sy });
+      if (this.pointers.size === 2) {
+        // a second finger: pinch (whatever the first one was doing)
+        this.lasso = null;
+        this.drag = null;
+        this.startPinch();
+        this.schedule();
+        return;
+      }
+      if (this.pointers.size > 2) return;
       if (this.lassoMode || e.shiftKey) this.lasso = [[sx, sy]];
-      else this.drag = { x: sx, y: sy, cx: this.cx, cy: this.cy, moved: false };
+      else this.drag = { x: sx, y: sy, cx: this.cx, cy: this.cy, moved: false, touch: e.pointerType !== 'mouse' };
     });
     c.addEventListener('pointermove', (e) => {
       const [sx, sy] = this.local(e);
+      const p = this.pointers.get(e.pointerId);
+      if (p) [p.x, p.y] = [sx, sy];
+      if (this.pinch) {
+        this.movePinch();
+        return;
+      }
       if (this.lasso) {
         const last = this.lasso[this.lasso.length - 1]!;
         if (Math.hypot(sx - last[0], sy - last[1]) >= 3) {
@@ -634,17 +809,29 @@ export class MapView {
       if (this.drag) {
         const dx = sx - this.drag.x;
         const dy = sy - this.drag.y;
-        if (!this.drag.moved && Math.hypot(dx, dy) < 4) return;
+        if (!this.drag.moved && Math.hypot(dx, dy) < (this.drag.touch ? TAP_SLOP_TOUCH : 4)) return;
         this.drag.moved = true;
         this.cx = this.drag.cx - dx / this.scale;
         this.cy = this.drag.cy - dy / this.scale;
         this.changed();
         return;
       }
-      this.options.onHover?.(this.hit(sx, sy), e.clientX, e.clientY);
+      // hover is for pointers that hover (a mouse, a pen above the screen), never a finger
+      if (e.pointerType !== 'touch') this.options.onHover?.(this.hit(sx, sy), e.clientX, e.clientY);
     });
     const end = (e: PointerEvent): void => {
       const [sx, sy] = this.local(e);
+      this.pointers.delete(e.pointerId);
+      if (this.pinch) {
+        if (this.pointers.size >= 2) this.startPinch();
+        else {
+          this.pinch = null;
+          // the finger left on the screen keeps panning from where it is; no tap at its end
+          const rest = [...this.pointers.values()][0];
+          if (rest) this.drag = { x: rest.x, y: rest.y, cx: this.cx, cy: this.cy, moved: true, touch: true };
+        }
+        return;
+      }
       if (this.lasso) {
         const poly = this.lasso;
         this.lasso = null;
@@ -653,21 +840,73 @@ export class MapView {
         return;
       }
       if (this.drag) {
-        const moved = this.drag.moved;
+        const { moved, touch } = this.drag;
         this.drag = null;
-        if (!moved && e.type === 'pointerup') this.options.onClick?.(this.hit(sx, sy));
+        if (moved || e.type !== 'pointerup') return;
+        if (touch) this.tap(sx, sy);
+        else this.options.onClick?.(this.hit(sx, sy));
       }
     };
     c.addEventListener('pointerup', end);
     c.addEventListener('pointercancel', end);
-    c.addEventListener('pointerleave', () => this.options.onHover?.(null, 0, 0));
+    c.addEventListener('pointerleave', (e) => {
+      if (e.pointerType !== 'touch') this.options.onHover?.(null, 0, 0);
+    });
     c.addEventListener('keydown', (e) => {
       if (e.key === '+' || e.key === '=') this.zoomBy(1.5);
       else if (e.key === '-') this.zoomBy(1 / 1.5);
       else if (e.key === '0') this.resetView();
+      else if (e.key === 'ArrowLeft') this.panBy(-0.15, 0);
+      else if (e.key === 'ArrowRight') this.panBy(0.15, 0);
+      else if (e.key === 'ArrowUp') this.panBy(0, -0.15);
+      else if (e.key === 'ArrowDown') this.panBy(0, 0.15);
       else return;
       e.preventDefault();
     });
+  }
+
+  /** A finger's tap: picks the image under it (a finger-sized target), unless a second tap zooms in. */
+  private tap(sx: number, sy: number): void {
+    const prev = this.pendingTap;
+    if (prev && performance.now() - prev.at < DOUBLE_TAP_MS && Math.hypot(sx - prev.x, sy - prev.y) < 30) {
+      clearTimeout(prev.timer);
+      this.pendingTap = null;
+      this.zoomBy(2, sx, sy);
+      return;
+    }
+    if (prev) clearTimeout(prev.timer);
+    const picked = this.hit(sx, sy, TOUCH_TARGET);
+    this.pendingTap = {
+      x: sx,
+      y: sy,
+      at: performance.now(),
+      timer: setTimeout(() => {
+        this.pendingTap = null;
+        this.options.onClick?.(picked);
+      }, DOUBLE_TAP_MS),
+    };
+  }
+
+  /** Pinch from the first two pointers: the world point under their middle stays under it. */
+  private startPinch(): void {
+    const [a, b] = [...this.pointers.values()];
+    const mx = (a!.x + b!.x) / 2;
+    const my = (a!.y + b!.y) / 2;
+    const [wx, wy] = this.toWorld(mx, my);
+    this.pinch = { dist: Math.max(1, Math.hypot(a!.x - b!.x, a!.y - b!.y)), wx, wy, scale: this.scale };
+  }
+
+  private movePinch(): void {
+    const pinch = this.pinch!;
+    const [a, b] = [...this.pointers.values()];
+    if (!a || !b) return;
+    const mx = (a.x + b.x) / 2;
+    const my = (a.y + b.y) / 2;
+    const k = Math.hypot(a.x - b.x, a.y - b.y) / pinch.dist;
+    this.scale = Math.min(this.fitScale * 400, Math.max(this.fitScale * 0.5, pinch.scale * k));
+    this.cx = pinch.wx - (mx - this.width / 2) / this.scale;
+    this.cy = pinch.wy - (my - this.height / 2) / this.scale;
+    this.changed();
   }
 
   /** Points whose screen position is inside a polygon (even-odd rule). */
@@ -718,6 +957,8 @@ interface RenderTask {
   /** thumbnail side on screen (CSS px) */
   size: number;
   thumbs: boolean;
+  /** sharper thumbnails' level wanted (0: the atlas only) */
+  detail: number;
   normal: number[];
   /** highlighted, selected and focused points, drawn last and never dimmed */
   front: number[];

@@ -1,6 +1,8 @@
 /**
- * Category colours: matplotlib's tab10 first (the seed figures' look), then tab20b / tab20 hues;
- * the same list as src/plot/palette.ts (which the browser cannot import: it pulls in Node code).
+ * Category colours that stay apart: matplotlib's tab10 hues first (the seed figures' look, its grey
+ * kept for "other"), then navy, maroon and teal. Twelve at most: past a dozen, colours start to
+ * look alike (tab20's light twins of tab10 read as the same class), so the rarer categories share
+ * "other" and the legend says how many it holds.
  */
 export const PALETTE = [
   '#1f77b4',
@@ -12,25 +14,16 @@ export const PALETTE = [
   '#e377c2',
   '#bcbd22',
   '#17becf',
-  '#393b79',
-  '#637939',
-  '#843c39',
-  '#7b4173',
-  '#aec7e8',
-  '#ffbb78',
-  '#98df8a',
-  '#ff9896',
-  '#c5b0d5',
-  '#c49c94',
-  '#f7b6d2',
-  '#dbdb8d',
-  '#9edae5',
+  '#000075',
+  '#800000',
+  '#469990',
 ];
 export const OTHER_COLOR = '#7f7f7f';
 export const NONE_COLOR = '#c7c7c7';
 
 export interface Legend {
-  entries: { name: string; color: string; count: number }[];
+  /** `members`: the categories an entry stands for (one, or the tail that shares "other") */
+  entries: { name: string; color: string; count: number; members: string[] }[];
   /** colour per point (null: no category) */
   colors: (string | null)[];
 }
@@ -46,16 +39,19 @@ export function categoryColors(categories: (string | null)[], max = PALETTE.leng
   const colorOf = new Map<string, string>();
   const entries: Legend['entries'] = [];
   let other = 0;
+  const rest: string[] = [];
+  // a tail of one is shown as itself (in the "other" grey): no point in grouping one category
+  const shown = sorted.length === max + 1 ? max + 1 : max;
   sorted.forEach(([name, count], i) => {
-    if (i < max) {
-      colorOf.set(name, PALETTE[i]!);
-      entries.push({ name, color: PALETTE[i]!, count });
-    } else {
-      colorOf.set(name, OTHER_COLOR);
+    const color = i < max ? PALETTE[i]! : OTHER_COLOR;
+    colorOf.set(name, color);
+    if (i < shown) entries.push({ name, color, count, members: [name] });
+    else {
       other += count;
+      rest.push(name);
     }
   });
-  if (other > 0) entries.push({ name: `other (${sorted.length - max} more)`, color: OTHER_COLOR, count: other });
+  if (other > 0) entries.push({ name: `other (${rest.length} more)`, color: OTHER_COLOR, count: other, members: rest });
   return { entries, colors: categories.map((c) => (c === null ? null : colorOf.get(c)!)) };
 }
 

@@ -1,0 +1,101 @@
+/**
+ * A map updated in place: after images were added, the images of the previous map keep their
+ * places exactly and each new image is placed among its nearest neighbours of that map (cosine,
+ * in the embedding space), so nobody loses their bearings. Images that left the collection leave
+ * the map. This is not a new layout: when much has changed, a fresh one (aligned to the previous)
+ * is the better answer, and `placeImages` says so by returning null.
+ *
+ * A true warm start (t-SNE optimised from the previous coordinates, the new images included)
+ * needs the projection to accept initial coordinates; until it does, this is the place-keeping
+ * update.
+ */
+import type { Neighbour } from '../search/index.js';
+import type { MapCoordinates } from './maps.js';
+
+export interface PlaceOptions {
+  /** neighbours averaged per new image (default 5) */
+  k?: number;
+  /** new images at most, as a fraction of the images kept (default 1: no more new than known) */
+  maxNewFraction?: number;
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** The nearest images to a vector among those not excluded, best first (cosine similarity). */
+export type NeighbourSearch = (vector: Float32Array, k: number, exclude: ReadonlySet<number>) => Promise<Neighbour[]>;
+
+/**
+ * Coordinates for `ids` (row-major x, y pairs, in `ids` order): the previous map's for the images
+ * it holds, near their neighbours for the others. Null when fewer than 3 images are shared or more
+ * are new than `maxNewFraction` allows (compute a new layout instead).
+ */
+export async function placeImages(
+  ids: ArrayLike<number>,
+  vectorOf: (row: number) => Float32Array,
+  previous: MapCoordinates,
+  neighbours: NeighbourSearch,
+  options: PlaceOptions = {},
+): Promise<{ coords: Float32Array; placed: number } | null> {
+  const k = options.k ?? 5;
+  const at = new Map<number, number>();
+  for (let i = 0; i < previous.ids.length; i++) at.set(previous.ids[i]!, i);
+  const newRows: number[] = [];
+  let kept = 0;
+  for (let r = 0; r < ids.length; r++) {
+    if (at.has(ids[r]!)) kept++;
+    else newRows.push(r);
+  }
+  if (kept < 3 || newRows.length > kept * (options.maxNewFraction ?? 1)) return null;
+  const coords = new Float32Array(2 * ids.length);
+  for (let r = 0; r < ids.length; r++) {
+    const j = at.get(ids[r]!);
+    if (j === undefined) continue;
+    coords[2 * r] = previous.coords[2 * j]!;
+    coords[2 * r + 1] = previous.coords[2 * j + 1]!;
+  }
+  // neighbours only among the images that keep their places
+  const exclude = new Set<number>();
+  for (const r of newRows) exclude.add(ids[r]!);
+  // (images of the previous map that left the collection are not in the search any more)
+  const spacing = typicalSpacing(coords, ids, at);
+  for (const [n, r] of newRows.entries()) {
+    if (options.signal?.aborted) throw new DOMException('map update cancelled', 'AbortError');
+    const found = await neighbours(vectorOf(r), k, exclude);
+    let sx = 0,
+      sy = 0,
+      sw = 0;
+    for (const nb of found) {
+      const j = at.get(nb.id);
+      if (j === undefined) continue;
+      const w = Math.max(nb.score, 0) ** 2 + 1e-6;
+      sx += w * previous.coords[2 * j]!;
+      sy += w * previous.coords[2 * j + 1]!;
+      sw += w;
+    }
+    // beside its neighbours, not on top of them: a small turn that depends on the id only
+    const angle = ((ids[r]! * 2654435761) % 360) * (Math.PI / 180);
+    coords[2 * r] = (sw > 0 ? sx / sw : 0) + 0.5 * spacing * Math.cos(angle);
+    coords[2 * r + 1] = (sw > 0 ? sy / sw : 0) + 0.5 * spacing * Math.sin(angle);
+    options.onProgress?.(n + 1, newRows.length);
+  }
+  return { coords, placed: newRows.length };
+}
+
+/** The median distance from a kept image to its nearest kept neighbour (of up to 500 sampled). */
+function typicalSpacing(coords: Float32Array, ids: ArrayLike<number>, at: Map<number, number>): number {
+  const rows: number[] = [];
+  for (let r = 0; r < ids.length; r++) if (at.has(ids[r]!)) rows.push(r);
+  const step = Math.max(1, Math.floor(rows.length / 500));
+  const sample = rows.filter((_, i) => i % step === 0);
+  const nearest = sample.map((a) => {
+    let best = Infinity;
+    for (const b of rows) {
+      if (a === b) continue;
+      const d = Math.hypot(coords[2 * a]! - coords[2 * b]!, coords[2 * a + 1]! - coords[2 * b + 1]!);
+      if (d > 0 && d < best) best = d;
+    }
+    return best;
+  });
+  const finite = nearest.filter(Number.isFinite).sort((x, y) => x - y);
+  return finite.length > 0 ? finite[Math.floor(finite.length / 2)]! : 0;
+}
