@@ -120,6 +120,7 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
     worker = new Worker<BatchJobData, BatchResult>(name, handle, {
       connection: redisConnection(options.queue),
       concurrency: options.concurrency ?? 1,
+      name: workerName(), // recorded on each job as processedBy
       lockDuration,
       stalledInterval: lockDuration,
       // a batch whose worker died is handed out again, a few times (a batch that kills every worker fails)

@@ -97,10 +97,7 @@ export async function ensureQuantized(spec: BackboneSpec, outputs: string[], opt
   }
   if (problem !== 'missing') warnOnce(`the cached int8 model ${path} cannot be trusted (${problem}); making it again`);
   if (!record) {
-    notice(
-      `making the int8 model: calibrating on ${set!.files.length} images × ${set!.views.length} views ` +
-        `in ${set!.source} (once)`,
-    );
+    notice(`making the int8 model: calibrating on ${set!.files.length} images × ${set!.views.length} views ` + `in ${set!.source} (once)`);
   }
   const input: QuantizeInput = {
     model: spec.id,
