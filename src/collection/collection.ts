@@ -33,6 +33,7 @@ import {
   type PreviousMap,
 } from './maps.js';
 import { CollectionSearch, type SimilarityHistogram, type SimilarOptions } from './search.js';
+import { LiveHnsw } from './live-hnsw.js';
 
 /** Network options that are the caller's to choose (the collection decides model, layer, resize). */
 export type RuntimeOptions = Omit<LensOptions, keyof LensChoice>;
@@ -181,8 +182,25 @@ export class Collection {
 
   /** The search over the current embeddings (reopened by `refresh` when they change). */
   search(): Promise<CollectionSearch> {
-    this.searchPromise ??= CollectionSearch.open(this.store, { thread: this.options.searchThread ?? false });
+    this.searchPromise ??= CollectionSearch.open(this.store, {
+      thread: this.options.searchThread ?? false,
+      // a server over a shared store: one HNSW index in memory, kept up to date, outliving every
+      // search reopened (a one-off command scans instead: building an index costs more than one query)
+      ...(this.store.changesSince && this.options.searchThread ? { live: (metric: Metric) => this.liveHnsw(metric).current() } : {}),
+    });
     return this.searchPromise;
+  }
+
+  private readonly live = new Map<Metric, LiveHnsw>();
+
+  /** The in-memory HNSW index of a shared collection (see live-hnsw.ts). */
+  liveHnsw(metric: Metric = 'cosine'): LiveHnsw {
+    let l = this.live.get(metric);
+    if (!l) {
+      l = new LiveHnsw(this.store, metric);
+      this.live.set(metric, l);
+    }
+    return l;
   }
 
   private async dropSearch(): Promise<void> {

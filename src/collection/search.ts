@@ -176,21 +176,33 @@ export class CollectionSearch {
   private thread: Promise<{ thread: TaskThread; dims: number }> | null = null;
   private readonly hnsw = new Map<Metric, Promise<HnswIndex | null>>();
   private readonly batchers = new Map<Metric, MicroBatcher>();
+  /** an in-memory index kept up to date with a shared store (see live-hnsw.ts), instead of a file */
+  private readonly live: ((metric: Metric) => Promise<HnswIndex | null>) | null;
 
-  private constructor(store: CollectionStore, version: string, hnswBase: string | null, threaded: boolean) {
+  private constructor(
+    store: CollectionStore,
+    version: string,
+    hnswBase: string | null,
+    threaded: boolean,
+    live: ((metric: Metric) => Promise<HnswIndex | null>) | null,
+  ) {
     this.store = store;
     this.version = version;
     this.hnswBase = hnswBase;
     this.threaded = threaded;
+    this.live = live;
   }
 
   /**
    * A search over the store's embeddings (read on first use, one copy in memory). `thread`: exact
    * scoring runs on a worker thread over the same (shared) memory, never on the caller's thread.
    */
-  static async open(store: CollectionStore, options: { hnswBase?: string | null; thread?: boolean } = {}): Promise<CollectionSearch> {
+  static async open(
+    store: CollectionStore,
+    options: { hnswBase?: string | null; thread?: boolean; live?: (metric: Metric) => Promise<HnswIndex | null> } = {},
+  ): Promise<CollectionSearch> {
     const base = options.hnswBase !== undefined ? options.hnswBase : store.kind === 'sqlite' ? store.location : null;
-    return new CollectionSearch(store, await store.embeddingsVersion(), base, options.thread ?? false);
+    return new CollectionSearch(store, await store.embeddingsVersion(), base, options.thread ?? false, options.live ?? null);
   }
 
   /** Stop the search thread, if any. */
@@ -273,8 +285,9 @@ export class CollectionSearch {
     return this.batcher(metric).stats;
   }
 
-  /** The saved HNSW index when it matches the embeddings and its recorded digest; else null. */
+  /** The saved HNSW index when it matches the embeddings and its recorded digest (or the live one); else null. */
   hnswIndex(metric: Metric): Promise<HnswIndex | null> {
+    if (this.live) return this.live(metric);
     let p = this.hnsw.get(metric);
     if (!p) {
       p = this.openHnsw(metric);
@@ -335,17 +348,22 @@ export class CollectionSearch {
     const { approximate = true, metric: _metric, ...search } = options;
     // thresholds without k need every match: only the exact scan can promise that
     const hnsw = approximate && search.k !== undefined ? await this.hnswIndex(metric) : null;
-    if (hnsw) return this.rescored(q, await hnsw.search(q, search), metric, search);
+    if (hnsw) {
+      // a few more candidates than asked: rows deleted since the index last looked are dropped in rescoring
+      const found = await hnsw.search(q, { ...search, k: search.k! + 8 });
+      return (await this.rescored(q, found, metric, search)).slice(0, search.k);
+    }
     return this.batcher(metric).search(q, search);
   }
 
   /** HNSW scores come from f16 vectors: give the exact ones (the same numbers the exact path reports). */
   private async rescored(q: Float32Array, found: Neighbour[], metric: Metric, search: SearchOptions): Promise<Neighbour[]> {
     const out: Neighbour[] = [];
-    for (const n of found) {
-      const v = await this.store.embedding(n.id);
-      if (v) out.push({ id: n.id, score: exactScore(metric, q, v) });
-    }
+    const vectors = await Promise.all(found.map((n) => this.store.embedding(n.id)));
+    found.forEach((n, i) => {
+      const v = vectors[i];
+      if (v) out.push({ id: n.id, score: exactScore(metric, q, v) }); // a row deleted since is left out
+    });
     const better =
       metric === 'cosine' ? (a: Neighbour, b: Neighbour) => b.score - a.score : (a: Neighbour, b: Neighbour) => a.score - b.score;
     return out

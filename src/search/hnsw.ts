@@ -183,6 +183,20 @@ export class HnswIndex {
     }
   }
 
+  /** Remove vectors by id (ids not in the index are ignored); returns how many went. */
+  remove(ids: ArrayLike<number>): number {
+    if (ids.length === 0) return 0;
+    const keys = BigUint64Array.from(Array.from(ids, (id) => BigInt(id)));
+    const removed = this.native.remove(keys);
+    return Array.isArray(removed) ? removed.reduce((a, b) => a + b, 0) : Number(removed);
+  }
+
+  /** Insert rows, replacing the vectors of ids already there. */
+  upsert(m: Matrix, ids: ArrayLike<number>): void {
+    this.remove(ids);
+    this.add(m, ids);
+  }
+
   async search(q: Float32Array, opts: SearchOptions = {}): Promise<Neighbour[]> {
     checkQuery(q, this.dims);
     const rq = resolveQuery(this.metric, opts);

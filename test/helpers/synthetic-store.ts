@@ -5,7 +5,7 @@
  */
 import sharp from 'sharp';
 import { Random } from '../../src/core/random.js';
-import { SqliteStore, type ImageRecord } from '../../src/store/index.js';
+import { openStore, type ImageRecord } from '../../src/store/index.js';
 
 /** A WebP thumbnail of one flat colour (distinct per image). */
 export function colourThumb(i: number): Promise<Buffer> {
@@ -28,7 +28,7 @@ export async function syntheticStore(
   const dim = options.dim ?? 2048;
   const noise = options.noise ?? 0.8;
   const rng = new Random(options.seed ?? 1);
-  const store = SqliteStore.open(db, { create: true });
+  const store = await openStore(db, { create: true });
   try {
     await store.lockSettings({ model: 'keras-resnet50-imagenet', layer: 'avg_pool', resize: 'crop', dim });
     const rootId = await store.rootId(root);
