@@ -28,6 +28,8 @@ export interface BackboneInfo {
   precision?: 'int8';
   /** int8: the calibration id */
   calibration?: string;
+  /** 'flip': an image's embedding is the mean of its own and its mirror's (test-time augmentation) */
+  tta?: 'flip';
   [key: string]: unknown;
 }
 
@@ -191,7 +193,8 @@ function checkBackbone(b: BackboneInfo | undefined, file: string): void {
     typeof b.resize === 'string' &&
     Number.isInteger(b.dim) &&
     b.dim > 0 &&
-    (b.precision === undefined || (b.precision === 'int8' && typeof b.calibration === 'string'));
+    (b.precision === undefined || (b.precision === 'int8' && typeof b.calibration === 'string')) &&
+    (b.tta === undefined || b.tta === 'flip');
   if (!ok)
     throw new ConvlensError('E_BAD_INPUT', `${file}: backbone must be {model, layer, resize, dim[, precision: "int8", calibration]}`, {
       file,

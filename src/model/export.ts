@@ -35,6 +35,8 @@ export interface ExportOptions {
   head: LinearHeadGraph;
   /** free text stored as the model's doc string */
   description?: string;
+  /** the embedding is the mean of the image's and its mirror's (a model trained with test-time augmentation) */
+  mirrored?: boolean;
 }
 
 export const EXPORT_INPUT = 'image';
@@ -64,13 +66,52 @@ export function exportClassifierOnnx(options: ExportOptions): Uint8Array {
       outputs: ['pre/bgr_out'],
       attributes: { axis: attr.int(1) },
     },
-    { opType: 'Sub', name: 'pre/mean', inputs: ['pre/bgr_out', 'pre/mean_bgr'], outputs: [GRAPH_INPUT] },
+    { opType: 'Sub', name: 'pre/mean', inputs: ['pre/bgr_out', 'pre/mean_bgr'], outputs: [options.mirrored ? 'pre/image' : GRAPH_INPUT] },
   ];
   const init = [int64Tensor('pre/bgr_order', [3], [2, 1, 0]), floatTensor('pre/mean_bgr', [1, 3, 1, 1], Float32Array.from(CAFFE_MEAN_BGR))];
+  if (options.mirrored) {
+    // the batch followed by its mirror images (width reversed) through the backbone in one pass
+    pre.push(
+      {
+        opType: 'Slice',
+        name: 'pre/mirror',
+        inputs: ['pre/image', 'pre/flip_start', 'pre/flip_end', 'pre/flip_axis', 'pre/flip_step'],
+        outputs: ['pre/mirrored'],
+      },
+      {
+        opType: 'Concat',
+        name: 'pre/both',
+        inputs: ['pre/image', 'pre/mirrored'],
+        outputs: [GRAPH_INPUT],
+        attributes: { axis: attr.int(0) },
+      },
+    );
+    init.push(
+      int64Tensor('pre/flip_start', [1], [-1]),
+      int64Tensor('pre/flip_end', [1], [-(2 ** 53)]),
+      int64Tensor('pre/flip_axis', [1], [3]),
+      int64Tensor('pre/flip_step', [1], [-1]),
+      int64Tensor('tta/shape', [3], [2, -1, dim]),
+    );
+  }
 
-  // head: [sqrt] -> [l2] -> Gemm -> Softmax
+  // head: [mean of the two views] -> [sqrt] -> [l2] -> Gemm -> Softmax
   const post: OnnxNode[] = [];
   let x = options.layer;
+  if (options.mirrored) {
+    post.push(
+      { opType: 'Reshape', name: 'tta/views', inputs: [x, 'tta/shape'], outputs: ['tta/views'] },
+      {
+        opType: 'ReduceMean',
+        name: 'tta/mean',
+        inputs: ['tta/views'],
+        outputs: ['tta/mean'],
+        attributes: { axes: attr.ints([0]), keepdims: attr.int(0) },
+      },
+    );
+    x = 'tta/mean';
+  }
+  const embedding = x;
   if (head.sqrt) {
     post.push(
       { opType: 'Abs', name: 'head/abs', inputs: [x], outputs: ['head/abs'] },
@@ -93,7 +134,7 @@ export function exportClassifierOnnx(options: ExportOptions): Uint8Array {
   post.push(
     { opType: 'Gemm', name: 'head/dense', inputs: [x, 'head/weight', 'head/bias'], outputs: ['head/logits'] },
     { opType: 'Softmax', name: 'head/softmax', inputs: ['head/logits'], outputs: ['probabilities'], attributes: { axis: attr.int(-1) } },
-    { opType: 'Identity', name: 'embedding/out', inputs: [options.layer], outputs: ['embedding'] },
+    { opType: 'Identity', name: 'embedding/out', inputs: [embedding], outputs: ['embedding'] },
   );
   init.push(floatTensor('head/weight', [dim, classes.length], head.weight.data), floatTensor('head/bias', [classes.length], head.bias));
 
@@ -118,6 +159,7 @@ export function exportClassifierOnnx(options: ExportOptions): Uint8Array {
       'convlens.backbone': spec.id,
       'convlens.layer': options.layer,
       'convlens.input': `uint8 [batch, ${h}, ${w}, ${c}] RGB, resized with convlens resize mode "${options.resize}"`,
+      ...(options.mirrored ? { 'convlens.tta': 'flip: embedding = mean of the image and its mirror' } : {}),
     },
   });
 }

@@ -119,3 +119,30 @@ export async function embedLabelled(
     await store.close();
   }
 }
+
+/**
+ * Test-time augmentation: each image's embedding is the mean of its own and its mirror's (the
+ * 224×224 input flipped left-right). Images that fail in either view are left out.
+ */
+export async function embedLabelledTta(
+  items: LabelledItem[],
+  lens: ConvLens,
+  options: { cacheDir?: string; onProgress?: (p: IndexProgress) => void } = {},
+): Promise<EmbeddedSet> {
+  const plain = await embedLabelled(items, lens, options);
+  const mirror = await embedLabelled(items, lens, { ...options, variant: { flip: true } });
+  return meanOfViews(plain, mirror);
+}
+
+/** Row-wise mean of two embedded views of the same items (rows matched by path). */
+export function meanOfViews(a: EmbeddedSet, b: EmbeddedSet): EmbeddedSet {
+  const rowOf = new Map(b.paths.map((p, i) => [p, i]));
+  const keep = a.paths.map((p, i) => [i, rowOf.get(p)] as const).filter((x): x is readonly [number, number] => x[1] !== undefined);
+  const d = a.matrix.cols;
+  const m = matrix(keep.length, d);
+  keep.forEach(([i, j], r) => {
+    for (let k = 0; k < d; k++) m.data[r * d + k] = (a.matrix.data[i * d + k]! + b.matrix.data[j * d + k]!) / 2;
+  });
+  const failed = [...a.failed, ...b.failed.filter((f) => !a.failed.some((g) => g.path === f.path))];
+  return { matrix: m, labels: keep.map(([i]) => a.labels[i]!), paths: keep.map(([i]) => a.paths[i]!), failed };
+}

@@ -4,7 +4,7 @@
  * exporting with that model. The CLI and the server are thin shells over these functions.
  */
 import { writeFileAtomic } from '../core/files.js';
-import { embedLabelled, readLabelledSet, type EmbeddedSet, type LabelledItem } from './labelled.js';
+import { embedLabelled, embedLabelledTta, readLabelledSet, type EmbeddedSet, type LabelledItem } from './labelled.js';
 import type { IndexFailure, IndexProgress } from '../indexer/index.js';
 import { ConvlensError } from '../core/errors.js';
 import { matrix, type Matrix } from '../core/matrix.js';
@@ -25,7 +25,7 @@ import {
 } from '../heads/index.js';
 import { exportClassifierOnnx } from '../model/export.js';
 import { augmentationViews, type Augmentation } from './augment.js';
-import { ConvLens, type ImageFailed, type LensOptions } from '../pipeline/lens.js';
+import { ConvLens, type ImageFailed, type ImageOutcome, type LensOptions } from '../pipeline/lens.js';
 
 export interface TrainOptions {
   head?: HeadType;
@@ -42,8 +42,21 @@ export interface TrainOptions {
   l2?: number;
   /** after validating, refit on all labelled rows for the saved model (default true) */
   refit?: boolean;
+  /**
+   * test-time augmentation: an image's embedding is the mean of its own and its mirror's, in
+   * training and in every prediction of the saved model (recorded in it; twice the network time)
+   */
+  tta?: boolean;
   cacheDir?: string;
   onProgress?: (stage: string, p: IndexProgress) => void;
+}
+
+/** An image the model gets wrong: its label, what the model says, and how sure it is. */
+export interface LabelledMistake {
+  path: string;
+  label: string;
+  predicted: string;
+  probability: number;
 }
 
 export interface TrainResult {
@@ -82,7 +95,8 @@ export async function trainOnLabelled(items: LabelledItem[], lens: ConvLens, opt
   const val = options.val ?? 0.2;
   if (!(val >= 0 && val < 1)) throw new ConvlensError('E_USAGE', `--val must be in [0, 1) (got ${val})`);
   const t0 = performance.now();
-  const base = await embedLabelled(items, lens, { cacheDir: options.cacheDir, onProgress: (p) => options.onProgress?.('embed', p) });
+  const embedOptions = { cacheDir: options.cacheDir, onProgress: (p: IndexProgress) => options.onProgress?.('embed', p) };
+  const base = options.tta ? await embedLabelledTta(items, lens, embedOptions) : await embedLabelled(items, lens, embedOptions);
   if (base.matrix.rows === 0) throw new ConvlensError('E_BAD_INPUT', 'no image of the labelled set could be embedded');
 
   const split =
@@ -157,7 +171,7 @@ export async function trainModel(
     const result = await trainOnLabelled(items, lens, options);
     const s = lens.settings;
     const modelFile = saveModelDir(outDir, result.head, {
-      backbone: { ...s },
+      backbone: { ...s, ...(options.tta ? { tta: 'flip' } : {}) },
       metrics: result.report,
       training: {
         source,
@@ -166,6 +180,7 @@ export async function trainModel(
         seed: options.seed ?? 0,
         augment: options.augment ?? [],
         refit: options.refit !== false,
+        tta: options.tta ?? false,
         counts: result.counts,
         failed: result.failed.length,
       },
@@ -213,30 +228,76 @@ export class Classifier {
     return this.model.head.classes;
   }
 
+  /** Whether predictions average each image with its mirror (the model was trained so). */
+  get tta(): boolean {
+    return this.model.backbone.tta === 'flip';
+  }
+
   /** Top-N of the model's classes per input, in input order. */
   async *predict<T extends ImageInput>(
     inputs: Iterable<T> | AsyncIterable<T>,
     top = 5,
   ): AsyncGenerator<{ item: T; predictions?: Prediction[]; error?: ImageFailed['error'] }> {
-    for await (const { item, outcome } of this.lens.process(inputs)) {
-      if (!outcome.ok) {
-        yield { item: item as T, error: outcome.error };
+    if (!this.tta) {
+      for await (const { item, outcome } of this.lens.process(inputs)) {
+        if (!outcome.ok) {
+          yield { item: item as T, error: outcome.error };
+          continue;
+        }
+        const x = matrix(1, outcome.embedding.length, outcome.embedding);
+        yield { item: item as T, predictions: this.model.head.predictTop(x, top)[0]! };
+      }
+      return;
+    }
+    // both views of a chunk of inputs, then their mean (inputs are read twice, so they are held)
+    let chunk: T[] = [];
+    for await (const item of inputs) {
+      chunk.push(item);
+      if (chunk.length === 32) {
+        yield* this.predictMirrored(chunk, top);
+        chunk = [];
+      }
+    }
+    if (chunk.length > 0) yield* this.predictMirrored(chunk, top);
+  }
+
+  private async *predictMirrored<T extends ImageInput>(
+    chunk: T[],
+    top: number,
+  ): AsyncGenerator<{ item: T; predictions?: Prediction[]; error?: ImageFailed['error'] }> {
+    const views: ImageOutcome[][] = [[], []];
+    for (const [v, variant] of [undefined, { flip: true }].entries()) {
+      for await (const { outcome } of this.lens.process(chunk, variant ? { variant } : {})) views[v]!.push(outcome);
+    }
+    for (const [i, item] of chunk.entries()) {
+      const [a, b] = [views[0]![i]!, views[1]![i]!];
+      if (!a.ok || !b.ok) {
+        yield { item, error: (!a.ok ? a : (b as ImageFailed)).error };
         continue;
       }
-      const x = matrix(1, outcome.embedding.length, outcome.embedding);
-      yield { item: item as T, predictions: this.model.head.predictTop(x, top)[0]! };
+      const x = matrix(1, a.embedding.length);
+      for (let k = 0; k < x.cols; k++) x.data[k] = (a.embedding[k]! + b.embedding[k]!) / 2;
+      yield { item, predictions: this.model.head.predictTop(x, top)[0]! };
     }
   }
 
-  /** Accuracy, per-class metrics and confusion matrix on a labelled set. */
+  /**
+   * Accuracy, per-class metrics and confusion matrix on a labelled set, and its mistakes, most
+   * confident first (the likely mislabelled images).
+   */
   async evaluate(
     source: string,
     options: { cacheDir?: string; onProgress?: (p: IndexProgress) => void } = {},
-  ): Promise<{ report: EvaluationReport; failed: IndexFailure[] }> {
+  ): Promise<{ report: EvaluationReport; failed: IndexFailure[]; mistakes: LabelledMistake[] }> {
     const items = await readLabelledSet(source);
-    const set = await embedLabelled(items, this.lens, options);
+    const set = this.tta ? await embedLabelledTta(items, this.lens, options) : await embedLabelled(items, this.lens, options);
     if (set.matrix.rows === 0) throw new ConvlensError('E_BAD_INPUT', `${source}: no image could be embedded`);
-    return { report: evaluateHead(this.model.head, set.matrix, set.labels), failed: set.failed };
+    const predicted = this.model.head.predict(set.matrix);
+    const mistakes = predicted
+      .map((p, i) => ({ path: set.paths[i]!, label: set.labels[i]!, predicted: p.label, probability: p.probability }))
+      .filter((m) => m.predicted !== m.label)
+      .sort((a, b) => b.probability - a.probability || (a.path < b.path ? -1 : 1));
+    return { report: evaluateHead(this.model.head, set.matrix, set.labels), failed: set.failed, mistakes };
   }
 
   async dispose(): Promise<void> {
@@ -260,6 +321,7 @@ export function exportModel(modelDir: string, outFile: string): { classes: reado
     resize: model.backbone.resize,
     classes: head.classes,
     head: head.linearExport(),
+    mirrored: model.backbone.tta === 'flip',
   });
   writeFileAtomic(outFile, bytes);
   return { classes: head.classes, bytes: bytes.length };

@@ -27,6 +27,7 @@ interface Flags extends LensFlags {
   json?: boolean;
   plot?: string;
   quiet?: boolean;
+  tta?: boolean;
 }
 
 function parseAugment(v: string): Augmentation[] {
@@ -62,6 +63,7 @@ export function register(program: Command): void {
       'linear heads: L2 strength, pulling the weights towards a shrinkage-LDA solution (default: chosen by cross-validation)',
       parseFloatOption('--l2', 0),
     )
+    .option('--tta', 'test-time augmentation: embed each image and its mirror and use their mean, in training and every prediction')
     .option('--no-refit', 'keep the model trained on the training split (default: refit on all rows after validating)')
     .option('--plot <file>', 'save the validation confusion matrix as .png or .svg')
     .option('--json', 'print the result as one JSON object')
@@ -82,6 +84,7 @@ export function register(program: Command): void {
       knnMetric: flags.metric,
       l2: flags.l2,
       refit: flags.refit,
+      tta: flags.tta ?? false,
       cacheDir: flags.cacheDir,
       onProgress: (_stage, p) => progress.update(p),
     }).finally(() => progress.stop());
