@@ -173,7 +173,8 @@ export async function run(args: string[] = []): Promise<void> {
       rmSync(dir, { recursive: true, force: true });
       writes[`batch${batch}`] = { postgres: p, sqlite: s };
       console.log(
-        `write ${total} rows in batches of ${batch}: PostgreSQL ${p.rowsPerSecond} rows/s (${p.mbPerSecond} MB/s), SQLite ${s.rowsPerSecond} rows/s`,
+        `write ${total} rows in batches of ${batch}: PostgreSQL ${p.rowsPerSecond} rows/s (${p.mbPerSecond} MB/s), ` +
+          `SQLite ${s.rowsPerSecond} rows/s`,
       );
     }
     result['writes'] = writes;
@@ -197,7 +198,8 @@ export async function run(args: string[] = []): Promise<void> {
         const d = await distributed(folder, workers!, threads!);
         runs[`${workers}x${threads}`]!.push(d.imagesPerSecond);
         console.log(
-          `index --queue: ${workers} worker(s) × ${threads} thread(s): ${d.images} images in ${d.seconds} s = ${d.imagesPerSecond} images/s`,
+          `index --queue: ${workers} worker(s) × ${threads} thread(s): ${d.images} images in ${d.seconds} s ` +
+            `= ${d.imagesPerSecond} images/s`,
         );
       }
     }

@@ -48,6 +48,19 @@ def main():
             acc = float(np.mean(model.predict(xs) == np.array(y_test)))
             out[f'{name} {view}'] = round(acc, 4)
             print(f'{name:48s} {view:5s} {acc:.4f}')
+    # the mean over the 8 other splits bench/teach.ts scores convlens on
+    splits_path = os.path.join(a.dir, 'splits.json')
+    if os.path.exists(splits_path):
+        splits = json.load(open(splits_path))
+        y_all = np.array(labels(os.path.join(a.dir, 'all-labels.txt')))
+        for view in ('plain', 'tta'):
+            x_all = np.load(os.path.join(a.dir, f'{view}-all.npy')).astype(np.float64)
+            accs = []
+            for sp in splits:
+                m = LogisticRegression(C=1.0, max_iter=5000).fit(x_all[sp['train']], y_all[sp['train']])
+                accs.append(float(np.mean(m.predict(x_all[sp['val']]) == y_all[sp['val']])))
+            out[f'LogisticRegression(C=1) {view}, mean of {len(splits)} splits'] = round(float(np.mean(accs)), 4)
+            print(f'LogisticRegression(C=1), mean of {len(splits)} splits      {view:5s} {np.mean(accs):.4f}  ' + ' '.join(f'{a:.3f}' for a in accs))
     if a.merge_into:
         with open(a.merge_into) as f:
             r = json.load(f)

@@ -91,6 +91,70 @@ describe.skipIf(!FLOWERS)(FLOWERS ? 'teaching new classes on the shared flowers'
     expect(r.report!.n).toBe(r.counts.val);
   });
 
+  it('test-time augmentation (train --tta): recorded in the model, used by predict and evaluate, reproduced by the ONNX export', async () => {
+    const tsv = join(tmp, 'tta.tsv');
+    const few = items.filter((_, i) => i % 10 === 0); // 75 images, 15 per class
+    writeFileSync(tsv, ['path\tlabel', ...few.map((it) => `${it.path}\t${it.label}`)].join('\n'));
+    const model = join(tmp, 'tta-model');
+    const t = await runCli(['train', tsv, '--out', model, '--tta', '--val', '0', '--json']);
+    expect(t.code, t.stderr).toBe(0);
+    const meta = JSON.parse(readFileSync(join(model, 'convlens-model.json'), 'utf8'));
+    expect(meta.backbone.tta).toBe('flip');
+    const others = items.filter((_, i) => i % 10 === 5).slice(0, 12);
+    const p = await runCli(['predict', ...others.map((it) => it.path), '--model', model, '--json', '--top', '5']);
+    expect(p.code, p.stderr).toBe(0);
+    const predicted = jsonLines(p.stdout);
+
+    // predict's probabilities are the head on the mean of the two views
+    const loaded = loadModelDir(model);
+    const mean = matrix(others.length, 2048);
+    for (const [v, variant] of [undefined, { flip: true }].entries()) {
+      let i = 0;
+      for await (const { outcome } of lens.process(
+        others.map((it) => it.path),
+        variant ? { variant } : {},
+      )) {
+        if (!outcome.ok) throw outcome.error;
+        for (let k = 0; k < 2048; k++) mean.data[i * 2048 + k]! += outcome.embedding[k]! / 2;
+        i++;
+      }
+      expect(v === 0 || i === others.length).toBe(true);
+    }
+    const expected = loaded.head.predictTop(mean, 5);
+    predicted.forEach((r: { predictions: { label: string; probability: number }[] }, i: number) => {
+      expect(r.predictions.map((x) => x.label)).toEqual(expected[i]!.map((x) => x.label));
+      expect(r.predictions[0]!.probability).toBeCloseTo(expected[i]![0]!.probability, 5);
+    });
+
+    // the exported file embeds the image and its mirror in one pass and averages them
+    const onnxPath = join(tmp, 'tta.onnx');
+    expect((await runCli(['export', '--model', model, '--out', onnxPath])).code).toBe(0);
+    const session = await ort.InferenceSession.create(onnxPath);
+    const pixels = new Uint8Array(others.length * 224 * 224 * 3);
+    for (const [j, it] of others.entries()) pixels.set((await loadImage(it.path, { resize: 'crop' })).rgb, j * 224 * 224 * 3);
+    const out = await session.run({ image: new ort.Tensor('uint8', pixels, [others.length, 224, 224, 3]) });
+    await session.release();
+    const emb = out.embedding!.data as Float32Array;
+    let worst = 0;
+    for (let k = 0; k < mean.data.length; k++) worst = Math.max(worst, Math.abs(emb[k]! - mean.data[k]!));
+    expect(worst).toBeLessThan(1e-3);
+    const probs = out.probabilities!.data as Float32Array;
+    const classes = loaded.head.classes;
+    for (let j = 0; j < others.length; j++) {
+      const row = Array.from(probs.subarray(j * 5, j * 5 + 5));
+      expect(classes[row.indexOf(Math.max(...row))]).toBe(expected[j]![0]!.label);
+    }
+
+    // evaluate --mistakes lists the wrong predictions, most confident first
+    const e = await runCli(['evaluate', join(FLOWERS!, 'labels.tsv'), '--model', model, '--mistakes', '3', '--json']);
+    const report = jsonLines(e.stdout)[0];
+    expect(report.accuracy).toBeGreaterThan(0.75); // 735 of the 750 never seen in training
+    expect(report.mistakes).toHaveLength(3);
+    for (const m of report.mistakes) expect(m.predicted).not.toBe(m.label);
+    const sorted = [...report.mistakes].sort((a: { probability: number }, b: { probability: number }) => b.probability - a.probability);
+    expect(report.mistakes).toEqual(sorted);
+  });
+
   it('CLI: train -> predict -> evaluate -> export, with JSON output and clear errors', async () => {
     const tsv = join(tmp, 'small.tsv');
     const small = items.filter((it, i) => (it.label === 'rose' || it.label === 'sunflower') && i % 5 === 0);
