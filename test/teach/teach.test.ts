@@ -91,7 +91,7 @@ describe.skipIf(!FLOWERS)(FLOWERS ? 'teaching new classes on the shared flowers'
     expect(r.report!.n).toBe(r.counts.val);
   });
 
-  it('test-time augmentation (train --tta): recorded in the model, used by predict and evaluate, reproduced by the ONNX export', async () => {
+  it('test-time augmentation (train --tta): recorded in the model, used by predict, evaluate and the ONNX export', async () => {
     const tsv = join(tmp, 'tta.tsv');
     const few = items.filter((_, i) => i % 10 === 0); // 75 images, 15 per class
     writeFileSync(tsv, ['path\tlabel', ...few.map((it) => `${it.path}\t${it.label}`)].join('\n'));
