@@ -20,6 +20,7 @@ import { RESNET50 } from '../model/registry.js';
 import type { ConvLens, LensOptions } from '../pipeline/lens.js';
 import type { ProjectProgress } from '../projection/index.js';
 import type { Metric, Neighbour } from '../search/index.js';
+import { loadImage } from '../image/decode.js';
 import { openStore, type CollectionStore, type EmbeddingSettings, type ImageRow } from '../store/index.js';
 import type { CollectionTrainOptions, CollectionTrainResult } from '../teach/collection.js';
 import {
@@ -34,6 +35,16 @@ import {
 } from './maps.js';
 import { CollectionSearch, type SimilarityHistogram, type SimilarOptions } from './search.js';
 import { LiveHnsw } from './live-hnsw.js';
+import {
+  DUPLICATE_RULE,
+  findDuplicates,
+  hashesOf,
+  identicalFiles,
+  isDuplicate,
+  ThumbnailHashes,
+  type DuplicateGroup,
+  type DuplicateOptions,
+} from './duplicates.js';
 
 /** Network options that are the caller's to choose (the collection decides model, layer, resize). */
 export type RuntimeOptions = Omit<LensOptions, keyof LensChoice>;
@@ -274,9 +285,59 @@ export class Collection {
     return { query, histogram };
   }
 
-  /** Groups of near-identical images (cosine ≥ minSimilarity), largest first, as image ids. */
-  async duplicates(minSimilarity = 0.95, onProgress?: (done: number, total: number) => void): Promise<number[][]> {
-    return (await this.search()).duplicates(minSimilarity, onProgress);
+  /**
+   * Copies of the same photo (resized, re-encoded, cropped, mirrored), largest group first, with
+   * the one to keep (see duplicates.ts); `minSimilarity`: embeddings alone, at that cosine.
+   */
+  async duplicates(options: DuplicateOptions = {}): Promise<DuplicateGroup[]> {
+    return findDuplicates(this.store, await this.search(), options);
+  }
+
+  /**
+   * Images indexed since a time (ms) that are copies of images that were there before: each with
+   * the earlier images it copies (what `index --report-duplicates` lists).
+   */
+  async duplicatesSince(since: number): Promise<{ id: number; of: number[] }[]> {
+    const fresh = new Set<number>();
+    for (let offset = 0; ; offset += 10_000) {
+      const rows = await this.store.images({ offset, limit: 10_000, embeddedOnly: true });
+      for (const r of rows) if (r.indexedAt >= since) fresh.add(r.id);
+      if (rows.length < 10_000) break;
+    }
+    if (fresh.size === 0) return [];
+    const out: { id: number; of: number[] }[] = [];
+    for (const g of await this.duplicates()) {
+      const members = [g.keep, ...g.duplicates];
+      const before = members.filter((id) => !fresh.has(id));
+      if (before.length === 0) continue;
+      for (const id of members) if (fresh.has(id)) out.push({ id, of: before });
+    }
+    return out.sort((a, b) => a.id - b.id);
+  }
+
+  /** Files with identical bytes, by content hash (no embeddings needed). */
+  identicalFiles(): Promise<DuplicateGroup[]> {
+    return identicalFiles(this.store);
+  }
+
+  /**
+   * The images of the collection that are copies of a query image (the rule of duplicates.ts),
+   * nearest first; `among` limits them to those ids.
+   */
+  async duplicatesOf(q: Query, options: { among?: ReadonlySet<number> } = {}): Promise<Neighbour[]> {
+    const query = await this.query(q);
+    const { results } = await this.similar(query, { k: 64, minSimilarity: DUPLICATE_RULE.candidates });
+    const hashes = new ThumbnailHashes(this.store);
+    // the query's hash: from its stored thumbnail, else from a thumbnail made now as the indexer makes them
+    const thumb = async (): Promise<Buffer | undefined> =>
+      (await loadImage('file' in q ? q.file : (q as { bytes: Buffer }).bytes, { thumbnail: 128 })).thumbnail;
+    const own = query.id !== undefined ? await hashes.of(query.id) : await thumb().then((t) => (t ? hashesOf(t) : null));
+    const out: Neighbour[] = [];
+    for (const r of results) {
+      if (options.among && !options.among.has(r.id)) continue;
+      if (await isDuplicate(r.score, own, await hashes.of(r.id))) out.push(r);
+    }
+    return out;
   }
 
   /** Whether `index` should build the HNSW index now (none, stale, or failing its check). */

@@ -23,7 +23,7 @@ import { TaskThread } from '../core/tasks.js';
 import { matrix, type Matrix } from '../core/matrix.js';
 import { warnOnce } from '../core/warn.js';
 import { similarityHistogram, type HistogramOptions, type SimilarityHistogram } from './histogram.js';
-import { duplicateGroups, ExactIndex, exactScore, HnswIndex, type Metric, type Neighbour, type SearchOptions } from '../search/index.js';
+import { ExactIndex, exactScore, HnswIndex, type Metric, type Neighbour, type SearchOptions } from '../search/index.js';
 
 export type { SimilarityHistogram };
 import type { CollectionStore } from '../store/index.js';
@@ -386,13 +386,6 @@ export class CollectionSearch {
     return similarityHistogram(index, m, (id) => rowById.get(id), q, options).catch((e: unknown) => {
       throw e instanceof ConvlensError && e.code === 'E_DB' ? new ConvlensError('E_DB', e.message, { file: this.store.location }) : e;
     });
-  }
-
-  /** Groups of near-identical images (cosine ≥ minSimilarity), largest first, as image ids. */
-  async duplicates(minSimilarity = 0.95, onProgress?: (done: number, total: number) => void): Promise<number[][]> {
-    const { ids, matrix: m } = await this.load();
-    const groups = await duplicateGroups(m, { minSimilarity, ...(onProgress ? { onProgress } : {}) });
-    return groups.map((g) => g.map((row) => ids[row]!));
   }
 
   /**

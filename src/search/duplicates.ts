@@ -29,7 +29,7 @@ export interface DuplicateOptions {
 /** Above this many rows 'auto' switches from all pairs to HNSW candidates (see bench/search.ts). */
 export const AUTO_EXACT_ROWS = 30_000;
 
-class UnionFind {
+export class UnionFind {
   private readonly parent: Int32Array;
   private readonly size: Int32Array;
 
@@ -88,6 +88,23 @@ function cosine64(data: Float32Array, d: number, a: number, b: number): number {
 
 /** Groups of row indices whose members are (transitively) near-identical. */
 export async function duplicateGroups(m: Matrix, opts: DuplicateOptions = {}): Promise<number[][]> {
+  const uf = new UnionFind(m.rows);
+  for (const p of await similarPairs(m, opts)) uf.union(p.a, p.b);
+  return uf.groups();
+}
+
+/** Two rows and their cosine similarity. */
+export interface SimilarPair {
+  a: number;
+  b: number;
+  cosine: number;
+}
+
+/**
+ * Every pair of rows with cosine ≥ minSimilarity (each once, a < b), scored in float64; with the
+ * HNSW method, the pairs among each row's `neighbors` nearest.
+ */
+export async function similarPairs(m: Matrix, opts: DuplicateOptions = {}): Promise<SimilarPair[]> {
   const t = opts.minSimilarity ?? 0.95;
   if (!(t > 0 && t <= 1)) throw new ConvlensError('E_USAGE', `minSimilarity must be in (0, 1] (got ${t})`);
   const neighbors = opts.neighbors ?? 16;
@@ -98,13 +115,20 @@ export async function duplicateGroups(m: Matrix, opts: DuplicateOptions = {}): P
     throw new ConvlensError('E_USAGE', `method must be exact, hnsw or auto (got ${String(method)})`);
   }
   const threads = checkThreads(opts.threads);
-  const uf = new UnionFind(m.rows);
-  const link = (a: number, b: number): void => {
-    if (a !== b && uf.find(a) !== uf.find(b) && cosine64(m.data, m.cols, a, b) >= t) uf.union(a, b);
+  const pairs: SimilarPair[] = [];
+  const seen = new Set<number>(); // a·n + b: HNSW finds a pair from both ends
+  const link = (i: number, j: number): void => {
+    if (i === j) return;
+    const [a, b] = i < j ? [i, j] : [j, i];
+    const key = a * m.rows + b;
+    if (seen.has(key)) return;
+    seen.add(key);
+    const cosine = cosine64(m.data, m.cols, a, b);
+    if (cosine >= t) pairs.push({ a, b, cosine });
   };
   if (method === 'exact' || (method === 'auto' && m.rows <= AUTO_EXACT_ROWS)) await exactPairs(m, t, threads, link, opts.onProgress);
   else await hnswPairs(m, t, neighbors, threads, link, opts.onProgress);
-  return uf.groups();
+  return pairs;
 }
 
 async function exactPairs(

@@ -708,6 +708,14 @@ export class PostgresStore implements CollectionStore {
     );
   }
 
+  async sameContent(): Promise<number[][]> {
+    const rows = await this.query<{ ids: number[] }>(
+      'SELECT array_agg(id ORDER BY id) AS ids FROM images WHERE hash IS NOT NULL GROUP BY hash HAVING count(*) > 1 ORDER BY min(id)',
+      [],
+    );
+    return rows.map((r) => r.ids);
+  }
+
   async zeroFractions(): Promise<Float64Array> {
     const rows = await this.query<{ z: number }>('SELECT zero_fraction AS z FROM images WHERE zero_fraction IS NOT NULL ORDER BY id', []);
     return Float64Array.from(rows, (r) => r.z);

@@ -684,6 +684,18 @@ export class SqliteStore implements CollectionStore {
     );
   }
 
+  async sameContent(): Promise<number[][]> {
+    const rows = this.run(
+      'reading the collection',
+      () =>
+        this.st(
+          `SELECT json_group_array(id) AS ids FROM (SELECT id, hash FROM images WHERE hash IS NOT NULL ORDER BY id)
+           GROUP BY hash HAVING count(*) > 1 ORDER BY min(id)`,
+        ).all() as { ids: string }[],
+    );
+    return rows.map((r) => JSON.parse(r.ids) as number[]);
+  }
+
   async zeroFractions(): Promise<Float64Array> {
     const rows = this.run(
       'reading the collection',

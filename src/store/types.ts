@@ -212,6 +212,8 @@ export interface CollectionStore {
   changeToken(): Promise<string>;
   thumbnail(id: number): Promise<Buffer | null>;
   top1Counts(): Promise<{ index: number; count: number }[]>;
+  /** Ids of rows whose files have identical bytes (same content hash), in groups of two or more. */
+  sameContent(): Promise<number[][]>;
   zeroFractions(): Promise<Float64Array>;
 
   // ---- labels ----

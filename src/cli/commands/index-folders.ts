@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { DEFAULT_DB } from '../../store/index.js';
+import { DEFAULT_DB, displayPath } from '../../store/index.js';
 import {
   addLensOptions,
   EXIT_OK,
@@ -32,6 +32,7 @@ interface Flags extends LensFlags {
   wait?: number;
   queue?: string;
   batchFiles: number;
+  reportDuplicates?: boolean;
 }
 
 export function register(program: Command): void {
@@ -53,6 +54,7 @@ export function register(program: Command): void {
     .option('--wait <seconds>', 'wait this long for another index run on the same database to finish', parseIntOption('--wait', 0))
     .option('--queue <redis-url>', 'spread the work over `convlens worker`s through this Redis (BullMQ); needs a postgres:// --db')
     .option('--batch-files <n>', 'with --queue: files per queued batch', parseIntOption('--batch-files', 1, 100_000), 64)
+    .option('--report-duplicates', 'list the new images that are copies of images already in the collection (see duplicates)')
     .option('--json', 'print the summary as one JSON object')
     .option('--quiet', 'no progress output');
   // no --resize default: a database keeps the mode it was created with (crop for a new one)
@@ -66,6 +68,7 @@ export function register(program: Command): void {
     });
     const stop = stopOnSignals();
     const progress = progressReporter('index', { quiet: flags.quiet });
+    const started = Date.now();
     try {
       const summary: IndexSummary & Partial<QueuedIndexSummary> = await (
         flags.queue
@@ -101,6 +104,19 @@ export function register(program: Command): void {
             .finally(() => bar.stop());
         }
       }
+      let duplicates: { path: string; of: string[] }[] | null = null;
+      if (flags.reportDuplicates && !summary.interrupted && summary.indexed > 0) {
+        const pathOf = async (id: number): Promise<string> => {
+          const r = await collection.store.image(id);
+          return r ? displayPath(r) : String(id);
+        };
+        duplicates = await Promise.all(
+          (await collection.duplicatesSince(started)).map(async (d) => ({
+            path: await pathOf(d.id),
+            of: await Promise.all(d.of.map(pathOf)),
+          })),
+        );
+      }
       const { indexed, unchanged, failed, pruned, seconds } = summary;
       const signal = stop.received();
       if (flags.json) {
@@ -117,6 +133,7 @@ export function register(program: Command): void {
           ...(hnsw ? { hnsw } : {}),
           ...(summary.batches !== undefined ? { batches: summary.batches, workers: summary.workers, requeued: summary.requeued } : {}),
           ...(summary.error ? { error: summary.error } : {}),
+          ...(duplicates ? { duplicates } : {}),
         });
       } else {
         for (const f of failed) reportError(f, f.path);
@@ -127,6 +144,10 @@ export function register(program: Command): void {
         if (summary.reused) parts.push(`${summary.reused} copied from identical files`);
         if (hnsw) parts.push(`HNSW index → ${hnsw}`);
         if (summary.batches !== undefined) parts.push(`${summary.batches} batches by ${summary.workers!.length} worker(s)`);
+        if (duplicates) {
+          parts.push(`${duplicates.length} new image${duplicates.length === 1 ? ' is a copy' : 's are copies'} of earlier ones`);
+          for (const d of duplicates) out(`copy: ${d.path} (of ${d.of.join(', ')})\n`);
+        }
         const why = summary.error ? 'stopped: ' : summary.interrupted ? `interrupted${signal ? ` (${signal})` : ''}: ` : '';
         out(`${why}${parts.join(', ')} in ${seconds.toFixed(1)}s → ${collection.location}\n`);
       }

@@ -189,27 +189,70 @@ export function register(program: Command): void {
     },
   );
 
-  program
+  const duplicates = program
     .command('duplicates')
-    .description('groups of near-identical images in a collection')
-    .option('--db <file>', 'collection database', DEFAULT_DB)
-    .option('--min-similarity <s>', 'cosine similarity that makes two images duplicates', parseFloatOption('--min-similarity', -1, 1), 0.95)
-    .option('--json', 'print one JSON object')
-    .action(async (flags: { db: string; minSimilarity: number; json?: boolean }) => {
-      const collection = await (await import('../../collection/index.js')).Collection.open(flags.db, { readonly: true });
+    .description('copies of the same photo in a collection (resized, re-encoded, cropped, mirrored), each group with the one to keep')
+    .option('--db <file|url>', 'collection database', DEFAULT_DB)
+    .option('--of <image>', 'only the copies of this image (in the collection or not): is it already there?')
+    .option('--exact', 'only files with identical bytes (by content hash; instant)')
+    .option(
+      '--min-similarity <s>',
+      'embeddings alone: pairs at or above this cosine (default: embeddings and perceptual hashes, see README)',
+      parseFloatOption('--min-similarity', 0, 1),
+    )
+    .option('--json', 'print one JSON object');
+  addRuntimeOptions(duplicates).action(
+    async (flags: RuntimeFlags & { db: string; of?: string; exact?: boolean; minSimilarity?: number; json?: boolean }) => {
+      const collection = await (
+        await import('../../collection/index.js')
+      ).Collection.open(flags.db, {
+        readonly: true,
+        runtime: runtimeOptions(flags),
+      });
       try {
-        const groups = await collection.duplicates(flags.minSimilarity);
-        const paths = await Promise.all(groups.map((g) => Promise.all(g.map((id) => pathOf(collection.store, id)))));
-        if (flags.json) writeJsonLine({ minSimilarity: flags.minSimilarity, groups: paths });
-        else {
-          out(`${groups.length} group${groups.length === 1 ? '' : 's'} of near-duplicates (cosine ≥ ${flags.minSimilarity})\n`);
-          paths.forEach((g, i) => {
-            out(`group ${i + 1} (${g.length}):\n`);
-            for (const p of g) out(`  ${p}\n`);
+        if (flags.of !== undefined) {
+          const found = await collection.duplicatesOf({ file: flags.of }).catch((e: unknown) => {
+            throw toConvlensError(e, flags.of);
+          });
+          const copies = await Promise.all(
+            found.map(async (n) => ({ path: await pathOf(collection.store, n.id), cosine: +n.score.toFixed(4) })),
+          );
+          if (flags.json) writeJsonLine({ of: flags.of, duplicates: copies });
+          else {
+            out(
+              copies.length === 0
+                ? `${flags.of}: no copy in the collection\n`
+                : `${flags.of}: ${copies.length} cop${copies.length === 1 ? 'y' : 'ies'}\n`,
+            );
+            for (const c of copies) out(`  ${c.path} (cosine ${c.cosine.toFixed(4)})\n`);
+          }
+          return;
+        }
+        const method = flags.exact ? 'identical' : flags.minSimilarity !== undefined ? 'embedding' : 'visual';
+        const groups = flags.exact
+          ? await collection.identicalFiles()
+          : await collection.duplicates(flags.minSimilarity !== undefined ? { minSimilarity: flags.minSimilarity } : {});
+        const named = await Promise.all(
+          groups.map(async (g) => ({
+            keep: await pathOf(collection.store, g.keep),
+            duplicates: await Promise.all(g.duplicates.map((id) => pathOf(collection.store, id))),
+          })),
+        );
+        if (flags.json) {
+          writeJsonLine({ method, ...(flags.minSimilarity !== undefined ? { minSimilarity: flags.minSimilarity } : {}), groups: named });
+        } else {
+          const what =
+            method === 'identical' ? 'identical files' : method === 'embedding' ? `cosine ≥ ${flags.minSimilarity}` : 'copies of one photo';
+          const extra = named.reduce((s, g) => s + g.duplicates.length, 0);
+          out(`${named.length} group${named.length === 1 ? '' : 's'} (${what}); ${extra} image${extra === 1 ? '' : 's'} could go\n`);
+          named.forEach((g, i) => {
+            out(`group ${i + 1}: keep ${g.keep}\n`);
+            for (const p of g.duplicates) out(`  copy ${p}\n`);
           });
         }
       } finally {
         await collection.close();
       }
-    });
+    },
+  );
 }
