@@ -70,6 +70,8 @@ export interface CollectionOptions {
   lens?: LensChoice;
   /** exact search on a worker thread (a server: its event loop never scores the whole collection) */
   searchThread?: boolean;
+  /** past this many images, never read every embedding at once (default 250,000; see large.ts) */
+  memoryRows?: number;
 }
 
 /** A query: an image of the collection (by id), an image file (indexed or not), or encoded bytes. */
@@ -195,6 +197,7 @@ export class Collection {
   search(): Promise<CollectionSearch> {
     this.searchPromise ??= CollectionSearch.open(this.store, {
       thread: this.options.searchThread ?? false,
+      ...(this.options.memoryRows !== undefined ? { memoryRows: this.options.memoryRows } : {}),
       // a server over a shared store: one HNSW index in memory, kept up to date, outliving every
       // search reopened (a one-off command scans instead: building an index costs more than one query)
       ...(this.store.changesSince && this.options.searchThread ? { live: (metric: Metric) => this.liveHnsw(metric).current() } : {}),
@@ -304,15 +307,14 @@ export class Collection {
       for (const r of rows) if (r.indexedAt >= since) fresh.add(r.id);
       if (rows.length < 10_000) break;
     }
-    if (fresh.size === 0) return [];
+    // one duplicate query per new image (cheap with the HNSW index), not a pass over the collection
     const out: { id: number; of: number[] }[] = [];
-    for (const g of await this.duplicates()) {
-      const members = [g.keep, ...g.duplicates];
-      const before = members.filter((id) => !fresh.has(id));
-      if (before.length === 0) continue;
-      for (const id of members) if (fresh.has(id)) out.push({ id, of: before });
+    const hashes = new ThumbnailHashes(this.store);
+    for (const id of [...fresh].sort((a, b) => a - b)) {
+      const of = (await this.duplicatesOf({ id }, { hashes })).filter((n) => !fresh.has(n.id)).map((n) => n.id);
+      if (of.length > 0) out.push({ id, of });
     }
-    return out.sort((a, b) => a.id - b.id);
+    return out;
   }
 
   /** Files with identical bytes, by content hash (no embeddings needed). */
@@ -322,19 +324,18 @@ export class Collection {
 
   /**
    * The images of the collection that are copies of a query image (the rule of duplicates.ts),
-   * nearest first; `among` limits them to those ids.
+   * nearest first (`hashes`: a cache shared between calls).
    */
-  async duplicatesOf(q: Query, options: { among?: ReadonlySet<number> } = {}): Promise<Neighbour[]> {
+  async duplicatesOf(q: Query, options: { hashes?: ThumbnailHashes } = {}): Promise<Neighbour[]> {
     const query = await this.query(q);
     const { results } = await this.similar(query, { k: 64, minSimilarity: DUPLICATE_RULE.candidates });
-    const hashes = new ThumbnailHashes(this.store);
+    const hashes = options.hashes ?? new ThumbnailHashes(this.store);
     // the query's hash: from its stored thumbnail, else from a thumbnail made now as the indexer makes them
     const thumb = async (): Promise<Buffer | undefined> =>
       (await loadImage('file' in q ? q.file : (q as { bytes: Buffer }).bytes, { thumbnail: 128 })).thumbnail;
     const own = query.id !== undefined ? await hashes.of(query.id) : await thumb().then((t) => (t ? hashesOf(t) : null));
     const out: Neighbour[] = [];
     for (const r of results) {
-      if (options.among && !options.among.has(r.id)) continue;
       if (await isDuplicate(r.score, own, await hashes.of(r.id))) out.push(r);
     }
     return out;

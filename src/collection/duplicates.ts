@@ -11,7 +11,7 @@
  * found by content hash, without embeddings.
  */
 import { ConvlensError } from '../core/errors.js';
-import { cropHashes, hashDistance, perceptualHash, similarPairs, UnionFind, type PerceptualHash } from '../search/index.js';
+import { cropHashes, hashDistance, perceptualHash, UnionFind, type PerceptualHash } from '../search/index.js';
 import type { CollectionStore, ImageRow } from '../store/index.js';
 import type { CollectionSearch } from './search.js';
 
@@ -105,24 +105,34 @@ export async function findDuplicates(
   if (options.minSimilarity !== undefined && !(options.minSimilarity > 0 && options.minSimilarity <= 1)) {
     throw new ConvlensError('E_USAGE', `the minimum similarity must be in (0, 1] (got ${options.minSimilarity})`);
   }
-  const { ids, matrix } = await search.matrix();
-  const pairs = await similarPairs(matrix, {
-    minSimilarity: options.minSimilarity ?? DUPLICATE_RULE.candidates,
+  const pairs = await search.pairs(options.minSimilarity ?? DUPLICATE_RULE.candidates, {
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });
-  const uf = new UnionFind(matrix.rows);
-  if (options.minSimilarity !== undefined) {
-    for (const p of pairs) uf.union(p.a, p.b);
-  } else {
-    const hashes = new ThumbnailHashes(store);
-    for (const p of pairs) {
-      if (uf.find(p.a) === uf.find(p.b)) continue;
-      if (await isDuplicate(p.cosine, await hashes.of(ids[p.a]!), await hashes.of(ids[p.b]!))) uf.union(p.a, p.b);
+  // union-find over the images that appear in a pair (ids → dense rows)
+  const rowOf = new Map<number, number>();
+  const idOf: number[] = [];
+  const row = (id: number): number => {
+    let r = rowOf.get(id);
+    if (r === undefined) {
+      r = idOf.push(id) - 1;
+      rowOf.set(id, r);
     }
+    return r;
+  };
+  for (const p of pairs) {
+    row(p.a);
+    row(p.b);
+  }
+  const uf = new UnionFind(idOf.length);
+  const hashes = options.minSimilarity === undefined ? new ThumbnailHashes(store) : null;
+  for (const p of pairs) {
+    const [a, b] = [row(p.a), row(p.b)];
+    if (uf.find(a) === uf.find(b)) continue;
+    if (!hashes || (await isDuplicate(p.cosine, await hashes.of(p.a), await hashes.of(p.b)))) uf.union(a, b);
   }
   return asGroups(
     store,
-    uf.groups().map((g) => g.map((row) => ids[row]!)),
+    uf.groups().map((g) => g.map((r) => idOf[r]!)),
   );
 }
 

@@ -22,6 +22,11 @@ export interface SimilarityHistogram {
   /** with a threshold: how many images pass it (as a thresholded `similar` returns them) */
   threshold?: number;
   matches?: number;
+  /**
+   * a large collection's histogram is of a uniform sample (see large.ts): `size` images of `of`,
+   * counts scaled to the collection, each within ±`margin` images (95%)
+   */
+  sample?: { size: number; of: number; margin: number };
 }
 
 export interface HistogramOptions {

@@ -5,7 +5,9 @@
  * - Exact or approximate: a top-k query uses the saved HNSW index (`<db>.<metric>.hnsw`) while
  *   it matches the stored embeddings and its digest, and then nothing else is loaded (a million
  *   images answer from the memory-mapped file). Thresholds without k, histograms and duplicates
- *   read the embeddings (once, one copy).
+ *   read the embeddings (once, one copy) — up to `memoryRows` images; past that nothing reads them
+ *   all at once (see large.ts): thresholds from the HNSW index or a scan in blocks, histograms
+ *   from a sample, duplicate candidates from the HNSW neighbours.
  * - One score: every reported score is the exact (float64) cosine or distance, HNSW results
  *   included (rescored from the stored vectors), so a threshold equal to a reported score, or to
  *   a histogram's max, includes that image.
@@ -23,10 +25,24 @@ import { TaskThread } from '../core/tasks.js';
 import { matrix, type Matrix } from '../core/matrix.js';
 import { warnOnce } from '../core/warn.js';
 import { similarityHistogram, type HistogramOptions, type SimilarityHistogram } from './histogram.js';
-import { ExactIndex, exactScore, HnswIndex, type Metric, type Neighbour, type SearchOptions } from '../search/index.js';
+import {
+  ExactIndex,
+  exactScore,
+  HnswIndex,
+  similarities,
+  similarPairs,
+  type Metric,
+  type Neighbour,
+  type SearchOptions,
+  type SimilarPair,
+} from '../search/index.js';
+import { buildFromBlocks, CHECK_SAMPLE, hnswPairs, hnswThreshold, sampledHistogram, sampleIds, scanSimilar, vectorsById } from './large.js';
 
 export type { SimilarityHistogram };
 import type { CollectionStore } from '../store/index.js';
+
+/** Past this many images the embeddings are never read all at once (2 GB of float32 at 2048-d). */
+export const MEMORY_ROWS = 250_000;
 
 export interface SimilarOptions extends SearchOptions {
   metric?: Metric;
@@ -178,6 +194,9 @@ export class CollectionSearch {
   private readonly batchers = new Map<Metric, MicroBatcher>();
   /** an in-memory index kept up to date with a shared store (see live-hnsw.ts), instead of a file */
   private readonly live: ((metric: Metric) => Promise<HnswIndex | null>) | null;
+  /** embedded images, and whether they are too many to read at once */
+  readonly size: number;
+  readonly large: boolean;
 
   private constructor(
     store: CollectionStore,
@@ -185,12 +204,15 @@ export class CollectionSearch {
     hnswBase: string | null,
     threaded: boolean,
     live: ((metric: Metric) => Promise<HnswIndex | null>) | null,
+    memoryRows: number,
   ) {
     this.store = store;
     this.version = version;
     this.hnswBase = hnswBase;
     this.threaded = threaded;
     this.live = live;
+    this.size = Number(version.split(':')[0]) || 0;
+    this.large = this.size > memoryRows;
   }
 
   /**
@@ -199,10 +221,23 @@ export class CollectionSearch {
    */
   static async open(
     store: CollectionStore,
-    options: { hnswBase?: string | null; thread?: boolean; live?: (metric: Metric) => Promise<HnswIndex | null> } = {},
+    options: {
+      hnswBase?: string | null;
+      thread?: boolean;
+      live?: (metric: Metric) => Promise<HnswIndex | null>;
+      /** past this many images, never read all embeddings at once (default MEMORY_ROWS) */
+      memoryRows?: number;
+    } = {},
   ): Promise<CollectionSearch> {
     const base = options.hnswBase !== undefined ? options.hnswBase : store.kind === 'sqlite' ? store.location : null;
-    return new CollectionSearch(store, await store.embeddingsVersion(), base, options.thread ?? false, options.live ?? null);
+    return new CollectionSearch(
+      store,
+      await store.embeddingsVersion(),
+      base,
+      options.thread ?? false,
+      options.live ?? null,
+      options.memoryRows ?? MEMORY_ROWS,
+    );
   }
 
   /** Stop the search thread, if any. */
@@ -353,7 +388,69 @@ export class CollectionSearch {
       const found = await hnsw.search(q, { ...search, k: search.k! + 8 });
       return (await this.rescored(q, found, metric, search)).slice(0, search.k);
     }
+    if (this.large && !this.loaded) {
+      const index = approximate && metric === 'cosine' && search.minSimilarity !== undefined ? await this.hnswIndex(metric) : null;
+      if (index) {
+        const found = await hnswThreshold(index, q, search, (ids) => vectorsById(this.store, ids));
+        // the exactness check: a graph that misses many matches shows against a uniform sample
+        if (search.k !== undefined || !(await this.missesMany(q, search.minSimilarity!, found.length, search.exclude))) return found;
+        warnOnce(`the HNSW index of ${this.store.location} missed many matches of a threshold: scanning exactly instead`);
+      }
+      return scanSimilar(this.store, q, metric, search);
+    }
     return this.batcher(metric).search(q, search);
+  }
+
+  private checkSample: Promise<{ ids: Int32Array; matrix: Matrix }> | null = null;
+
+  /**
+   * Whether a threshold's HNSW answer (`found` images) is clearly short of what a uniform sample
+   * of CHECK_SAMPLE images says passes it: 4 standard deviations and one sample step below.
+   */
+  private async missesMany(q: Float32Array, t: number, found: number, exclude?: Iterable<number>): Promise<boolean> {
+    this.checkSample ??= this.store.embeddedIds().then((ids) => this.store.embeddingsOf(sampleIds(ids, CHECK_SAMPLE)));
+    const { ids, matrix: m } = await this.checkSample;
+    const skip = new Set(exclude ?? []);
+    const scores = await similarities(q, m, 'cosine');
+    let pass = 0;
+    let s = 0;
+    scores.forEach((v, i) => {
+      if (skip.has(ids[i]!)) return;
+      s++;
+      if (v >= t) pass++;
+    });
+    if (s === 0) return false;
+    const p = pass / s;
+    const scale = this.size / s;
+    return found < (pass - 4 * Math.sqrt(s * p * (1 - p)) - 1) * scale;
+  }
+
+  /** An HNSW index of the current embeddings, from memory when loaded, else read block by block. */
+  private async buildInMemory(metric: Metric, onProgress?: (done: number, total: number) => void): Promise<HnswIndex> {
+    if (this.loaded || !this.large) {
+      const { ids, matrix: m } = await this.load();
+      return HnswIndex.build(m, { metric, ids, ...(onProgress ? { onProgress } : {}) });
+    }
+    const dims = (await this.store.settings())?.dim ?? 0;
+    return buildFromBlocks(this.store, dims, (d) => HnswIndex.create(d, { metric }), onProgress);
+  }
+
+  /**
+   * Pairs of images (by id, a < b) with cosine ≥ t: all pairs from memory, or past `memoryRows`
+   * each image's nearest in the HNSW index (the saved one when fresh, else one built for the call).
+   */
+  async pairs(t: number, options: { neighbors?: number; onProgress?: (done: number, total: number) => void } = {}): Promise<SimilarPair[]> {
+    if (this.large && !this.loaded) {
+      const hnsw = (await this.hnswIndex('cosine')) ?? (await this.buildInMemory('cosine'));
+      return hnswPairs(this.store, hnsw, t, options);
+    }
+    const { ids, matrix: m } = await this.load();
+    const found = await similarPairs(m, {
+      minSimilarity: t,
+      ...(options.neighbors !== undefined ? { neighbors: options.neighbors } : {}),
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    });
+    return found.map((p) => ({ a: ids[p.a]!, b: ids[p.b]!, cosine: p.cosine }));
   }
 
   /** HNSW scores come from f16 vectors: give the exact ones (the same numbers the exact path reports). */
@@ -376,7 +473,24 @@ export class CollectionSearch {
   }
 
   /** The distribution of scores from a vector to every image (see histogram.ts). */
-  async histogram(q: Float32Array, options: HistogramOptions = {}): Promise<SimilarityHistogram> {
+  async histogram(q: Float32Array, options: HistogramOptions & { sampleSize?: number } = {}): Promise<SimilarityHistogram> {
+    if (this.large && !this.loaded) {
+      // a sample; the best score and the threshold's matches exact where the HNSW index answers them
+      const metric = options.metric ?? 'cosine';
+      const exclude = options.excludeId === undefined ? [] : [options.excludeId];
+      const hnsw = await this.hnswIndex(metric);
+      const best = hnsw ? (await this.similar(q, { metric, k: 1, exclude }))[0]?.score : undefined;
+      const t = options.threshold;
+      const matches =
+        t === undefined
+          ? undefined
+          : (await this.similar(q, { metric, exclude, ...(metric === 'cosine' ? { minSimilarity: t } : { maxDistance: t }) })).length;
+      return sampledHistogram(this.store, q, {
+        ...options,
+        ...(best !== undefined ? { best } : {}),
+        ...(matches !== undefined ? { matches } : {}),
+      });
+    }
     if (this.threaded) {
       const { thread } = await this.searchThread();
       return thread.call('histogram', { q, options });
@@ -395,8 +509,7 @@ export class CollectionSearch {
    */
   async buildHnsw(metric: Metric = 'cosine', onProgress?: (done: number, total: number) => void): Promise<string> {
     if (this.hnswBase === null) throw new ConvlensError('E_USAGE', 'this store keeps no HNSW file');
-    const { ids, matrix: m } = await this.load();
-    const index = await HnswIndex.build(m, { metric, ids, ...(onProgress ? { onProgress } : {}) });
+    const index = await this.buildInMemory(metric, onProgress);
     const path = hnswPath(this.hnswBase, metric);
     removeStaleTemps(path);
     const tmp = tempPathFor(path);

@@ -109,6 +109,12 @@ export const HistogramResult = Type.Object({
   counts: Type.Array(Type.Number()),
   threshold: Type.Optional(Type.Number()),
   matches: Type.Optional(Type.Integer()),
+  sample: Type.Optional(
+    Type.Object(
+      { size: Type.Integer(), of: Type.Integer(), margin: Type.Integer() },
+      { description: 'a large collection: the histogram of a uniform sample, counts scaled, each bar ± margin images (95%)' },
+    ),
+  ),
 });
 
 export const JobProgress = Type.Object({

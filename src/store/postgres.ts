@@ -682,6 +682,51 @@ export class PostgresStore implements CollectionStore {
     }
   }
 
+  /** Rows of (id, embedding) into one matrix, checking each length. */
+  private toMatrix(rows: { id: number; embedding: Buffer }[], dim: number): { ids: Int32Array; matrix: Matrix } {
+    const ids = new Int32Array(rows.length);
+    const m = matrix(rows.length, dim);
+    const bytes = Buffer.from(m.data.buffer);
+    rows.forEach((r, i) => {
+      if (r.embedding.length !== dim * 4) {
+        throw new ConvlensError('E_DB', `image ${r.id}: embedding of ${r.embedding.length / 4} values, expected ${dim}`, {
+          file: this.location,
+        });
+      }
+      bytes.set(r.embedding, i * dim * 4);
+      ids[i] = r.id;
+    });
+    return { ids, matrix: m };
+  }
+
+  async embeddingPage(afterId: number, limit: number): Promise<{ ids: Int32Array; matrix: Matrix }> {
+    const dim = await this.dim();
+    const rows = await this.query<{ id: number; embedding: Buffer }>(
+      'SELECT id, embedding FROM images WHERE embedding IS NOT NULL AND id > $1 ORDER BY id LIMIT $2',
+      [afterId, limit],
+    );
+    return this.toMatrix(rows, dim);
+  }
+
+  async embeddingsOf(ids: ArrayLike<number>): Promise<{ ids: Int32Array; matrix: Matrix }> {
+    const dim = await this.dim();
+    const want = Array.from(ids);
+    const rows = await this.query<{ id: number; embedding: Buffer }>(
+      'SELECT id, embedding FROM images WHERE id = ANY($1::int[]) AND embedding IS NOT NULL',
+      [want],
+    );
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return this.toMatrix(
+      want.map((id) => byId.get(id)).filter((r): r is { id: number; embedding: Buffer } => r !== undefined),
+      dim,
+    );
+  }
+
+  async embeddedIds(): Promise<Int32Array> {
+    const rows = await this.query<{ id: number }>('SELECT id FROM images WHERE embedding IS NOT NULL ORDER BY id', []);
+    return Int32Array.from(rows, (r) => r.id);
+  }
+
   async embeddingsVersion(): Promise<string> {
     const r = await this.query<{ n: number; max_id: number; sum_id: string; t: number }>(
       `SELECT count(*)::int AS n, coalesce(max(id), 0) AS max_id, coalesce(sum(id), 0)::text AS sum_id, coalesce(max(indexed_at), 0) AS t

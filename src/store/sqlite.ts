@@ -646,6 +646,57 @@ export class SqliteStore implements CollectionStore {
     });
   }
 
+  /** Rows of (id, embedding) into one matrix, checking each length. */
+  private toMatrix(rows: { id: number; embedding: Buffer }[], dim: number): { ids: Int32Array; matrix: Matrix } {
+    const ids = new Int32Array(rows.length);
+    const m = matrix(rows.length, dim);
+    const bytes = Buffer.from(m.data.buffer);
+    rows.forEach((r, i) => {
+      if (r.embedding.length !== dim * 4) {
+        throw new ConvlensError('E_DB', `image ${r.id}: embedding of ${r.embedding.length / 4} values, expected ${dim}`, {
+          file: this.location,
+        });
+      }
+      bytes.set(r.embedding, i * dim * 4);
+      ids[i] = r.id;
+    });
+    return { ids, matrix: m };
+  }
+
+  private dimSync(): number {
+    return (JSON.parse(this.metaSync('settings') ?? '{"dim":0}') as { dim: number }).dim;
+  }
+
+  async embeddingPage(afterId: number, limit: number): Promise<{ ids: Int32Array; matrix: Matrix }> {
+    return this.run('reading the collection', () =>
+      this.toMatrix(
+        this.st('SELECT id, embedding FROM images WHERE embedding IS NOT NULL AND id > ? ORDER BY id LIMIT ?').all(afterId, limit) as {
+          id: number;
+          embedding: Buffer;
+        }[],
+        this.dimSync(),
+      ),
+    );
+  }
+
+  async embeddingsOf(ids: ArrayLike<number>): Promise<{ ids: Int32Array; matrix: Matrix }> {
+    return this.run('reading the collection', () => {
+      const st = this.st('SELECT id, embedding FROM images WHERE id = ? AND embedding IS NOT NULL');
+      const rows: { id: number; embedding: Buffer }[] = [];
+      for (let i = 0; i < ids.length; i++) {
+        const r = st.get(ids[i]) as { id: number; embedding: Buffer } | undefined;
+        if (r) rows.push(r);
+      }
+      return this.toMatrix(rows, this.dimSync());
+    });
+  }
+
+  async embeddedIds(): Promise<Int32Array> {
+    return this.run('reading the collection', () =>
+      Int32Array.from(this.st('SELECT id FROM images WHERE embedding IS NOT NULL ORDER BY id').pluck().all() as number[]),
+    );
+  }
+
   async embeddingsVersion(): Promise<string> {
     const r = this.run(
       'reading the collection',

@@ -200,6 +200,12 @@ export interface CollectionStore {
   embedding(id: number): Promise<Float32Array | null>;
   /** Every embedding in id order, as one matrix (ids[i] is row i). */
   embeddings(): Promise<{ ids: Int32Array; matrix: Matrix }>;
+  /** Embeddings in id order a page at a time: the first `limit` rows with an id above `afterId`. */
+  embeddingPage(afterId: number, limit: number): Promise<{ ids: Int32Array; matrix: Matrix }>;
+  /** The embeddings of these images, in the order given (ids without one are left out). */
+  embeddingsOf(ids: ArrayLike<number>): Promise<{ ids: Int32Array; matrix: Matrix }>;
+  /** Ids of the embedded images, ascending (4 bytes each: a million is 4 MB). */
+  embeddedIds(): Promise<Int32Array>;
   /**
    * Embeddings added, replaced or removed since a watermark (null: everything), to keep a
    * search index up to date without reading the whole collection again. Stores that many

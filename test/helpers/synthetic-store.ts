@@ -23,7 +23,15 @@ export async function syntheticStore(
   db: string,
   root: string,
   n: number,
-  options: { dim?: number; seed?: number; thumbnails?: boolean; clusters?: number; noise?: number } = {},
+  options: {
+    dim?: number;
+    seed?: number;
+    thumbnails?: boolean;
+    clusters?: number;
+    noise?: number;
+    /** the last `copies` rows are near-identical copies (cosine > 0.99) of the first `copies` */
+    copies?: number;
+  } = {},
 ): Promise<void> {
   const dim = options.dim ?? 2048;
   const noise = options.noise ?? 0.8;
@@ -35,13 +43,18 @@ export async function syntheticStore(
     const centres = Array.from({ length: options.clusters ?? 8 }, () =>
       Float32Array.from({ length: dim }, () => Math.max(0, rng.normal())),
     );
+    const copies = options.copies ?? 0;
+    const originals: Float32Array[] = [];
     const thumbs = options.thumbnails === false ? [] : await Promise.all(Array.from({ length: 16 }, (_, i) => colourThumb(i)));
     for (let start = 0; start < n; start += 500) {
       const batch: ImageRecord[] = [];
       for (let i = start; i < Math.min(n, start + 500); i++) {
         const c = centres[i % centres.length]!;
         const e = new Float32Array(dim);
-        for (let j = 0; j < dim; j++) e[j] = Math.max(0, c[j]! + noise * rng.normal());
+        const copyOf = i >= n - copies ? originals[i - (n - copies)] : undefined;
+        if (copyOf) for (let j = 0; j < dim; j++) e[j] = Math.max(0, copyOf[j]! + 0.02 * rng.normal());
+        else for (let j = 0; j < dim; j++) e[j] = Math.max(0, c[j]! + noise * rng.normal());
+        if (i < copies) originals.push(e);
         const top = rng.int(1000);
         const path = `img/${String(i).padStart(6, '0')}.jpg`;
         batch.push({

@@ -68,6 +68,24 @@ export function storeContract(name: string, open: () => Promise<CollectionStore>
       expect(matrix.cols).toBe(DIM);
     });
 
+    it('reads embeddings in pages, by id and as the list of ids, in the same rows as the whole matrix', async () => {
+      const root = await store.rootId('/photos');
+      await store.writeBatch([1, 2, 3, 4, 5].map((i) => record(root, `/photos/${i}.jpg`, i)));
+      const { embedding: _e, top5: _t, ...failed } = record(root, '/photos/failed.jpg', 6);
+      await store.writeBatch([{ ...failed, error: { code: 'E_DECODE', message: 'bad' } }]);
+      const all = await store.embeddings();
+      const ids = Array.from(await store.embeddedIds());
+      expect(ids).toEqual(Array.from(all.ids));
+      const first = await store.embeddingPage(0, 2);
+      const rest = await store.embeddingPage(first.ids[1]!, 10);
+      expect([...first.ids, ...rest.ids]).toEqual(ids);
+      expect([...first.matrix.data, ...rest.matrix.data]).toEqual([...all.matrix.data]);
+      const picked = await store.embeddingsOf([ids[3]!, 999_999, ids[0]!]);
+      expect(Array.from(picked.ids)).toEqual([ids[3], ids[0]]);
+      expect(Array.from(picked.matrix.data.subarray(0, DIM))).toEqual(Array.from(all.matrix.data.subarray(3 * DIM, 4 * DIM)));
+      expect((await store.embeddingPage(ids.at(-1)!, 10)).ids).toHaveLength(0);
+    });
+
     it('refuses a non-finite embedding and stores nothing of that batch', async () => {
       const root = await store.rootId('/photos');
       const bad = record(root, '/photos/nan.jpg', 9, { embedding: Float32Array.from({ length: DIM }, (_, i) => (i === 3 ? NaN : 1)) });

@@ -39,6 +39,12 @@ export function histogramSvg(hist: HistogramResult, threshold: number | null, wi
     return t;
   };
   root.append(label(lo, 'start'), label(hi, 'end'));
+  if (hist.sample) {
+    // a large collection: say the bars are estimates from a sample
+    const note = svg('text', { x: width / 2, y: height - 6, 'text-anchor': 'middle', 'font-size': 10, fill: '#777' });
+    note.textContent = `sample of ${hist.sample.size.toLocaleString()} · ±${hist.sample.margin.toLocaleString()} per bar`;
+    root.append(note);
+  }
   const mean = svg('line', { x1: x(hist.mean), x2: x(hist.mean), y1: pad.t, y2: height - pad.b, stroke: '#2ca02c', 'stroke-width': 1.5 });
   const meanTitle = svg('title', {});
   meanTitle.textContent = `mean ${hist.mean.toFixed(3)}`;

@@ -156,7 +156,9 @@ export function register(program: Command): void {
           { edges: Float64Array.from(h.edges), counts: Float64Array.from(h.counts), total: h.count, ignored: 0 },
           {
             title: `${flags.metric === 'cosine' ? 'Cosine similarity' : 'Euclidean distance'} to all other images`,
-            subtitle: `${image} vs ${h.count} images`,
+            subtitle: h.sample
+              ? `${image} vs ${h.count} images (a uniform sample of ${h.sample.size}, each bar ±${h.sample.margin})`
+              : `${image} vs ${h.count} images`,
             xLabel: flags.metric === 'cosine' ? 'cosine similarity' : 'euclidean distance',
             yLabel: 'images',
             markers: [
@@ -178,11 +180,16 @@ export function register(program: Command): void {
             max: h.max,
             ...(threshold !== undefined ? { threshold, matches: h.matches } : {}),
             histogram: { edges: h.edges, counts: h.counts },
+            ...(h.sample ? { sample: h.sample } : {}),
             out: flags.out,
           });
         } else {
           const passing = threshold !== undefined ? `; ${h.matches} ${cmp} ${threshold}` : '';
-          out(`${h.count} images: mean ${h.mean.toFixed(4)}, min ${h.min.toFixed(4)}, max ${h.max.toFixed(4)}${passing} → ${flags.out}\n`);
+          const sampled = h.sample ? ` (from a uniform sample of ${h.sample.size}: each bar ±${h.sample.margin} images)` : '';
+          out(
+            `${h.count} images${sampled}: mean ${h.mean.toFixed(4)}, ` +
+              `min ${h.min.toFixed(4)}, max ${h.max.toFixed(4)}${passing} → ${flags.out}\n`,
+          );
         }
         process.exitCode ??= EXIT_OK;
       });
