@@ -26,8 +26,10 @@ import type { CollectionTrainOptions, CollectionTrainResult } from '../teach/col
 import {
   cachedMap,
   collectionMap,
+  MAP_SAMPLE,
   mapKey,
   placedMap,
+  sampledMap,
   type CollectionMap,
   type MapCoordinates,
   type MapRequest,
@@ -383,10 +385,33 @@ export class Collection {
       recompute?: boolean;
       alignTo?: MapCoordinates;
       placeOnto?: PreviousMap;
+      /**
+       * lay out this many images (a uniform sample) and place the others among them (see
+       * sampledMap); default: all images up to `memoryRows`, MAP_SAMPLE past it
+       */
+      sample?: number;
     } = {},
   ): Promise<CollectionMap> {
     const { embedded } = await this.store.count();
     if (embedded === 0) throw new ConvlensError('E_DB', 'no embedded images (index a folder first)', { file: this.location });
+    if (options.sample !== undefined && !(Number.isInteger(options.sample) && options.sample >= 10)) {
+      throw new ConvlensError('E_USAGE', `the map sample must be an integer ≥ 10 (got ${options.sample})`);
+    }
+    const sample = options.sample ?? ((await this.search()).large ? MAP_SAMPLE : undefined);
+    if (sample !== undefined && sample < embedded) {
+      const { projectOnThread } = await import('../projection/index.js');
+      return sampledMap(
+        this.store,
+        request,
+        sample,
+        async (e, req, progress) => projectOnThread(e.matrix, { ...req, ...(options.signal ? { signal: options.signal } : {}) }, progress),
+        {
+          ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+          ...(options.recompute ? { recompute: true } : {}),
+          ...(options.signal ? { signal: options.signal } : {}),
+        },
+      );
+    }
     if (options.placeOnto && !options.recompute) {
       const placed = await placedMap(
         this.store,

@@ -50,10 +50,14 @@ export async function scanSimilar(store: CollectionStore, q: Float32Array, metri
   let out: Neighbour[] = [];
   for await (const { ids, matrix: m } of embeddingBlocks(store)) {
     const found = await new ExactIndex(m, { metric, ids }).search(q, search);
-    out = out.concat(found).sort(better(metric));
-    if (search.k !== undefined) out.length = Math.min(out.length, search.k);
+    if (search.k === undefined) {
+      for (const n of found) out.push(n);
+    } else {
+      out = out.concat(found).sort(better(metric));
+      out.length = Math.min(out.length, search.k);
+    }
   }
-  return out;
+  return search.k === undefined ? out.sort(better(metric)) : out;
 }
 
 /**
@@ -146,10 +150,12 @@ export async function sampledHistogram(
   }
   const h = computeHistogram(got, { bins: options.bins ?? 50, range: [lo, hi] });
   const scale = n / filled;
+  // 95% margin of a bin's count, with the finite-population correction (a sample of all is exact)
+  const fpc = n > 1 ? Math.sqrt((n - filled) / (n - 1)) : 0;
   let margin = 0;
   for (const c of h.counts) {
     const p = c / filled;
-    margin = Math.max(margin, 1.96 * Math.sqrt((p * (1 - p)) / filled) * n);
+    margin = Math.max(margin, 1.96 * Math.sqrt((p * (1 - p)) / filled) * fpc * n);
   }
   const out: SimilarityHistogram = {
     metric,

@@ -7,7 +7,9 @@ import { createHash } from 'node:crypto';
 import { matrix, type Matrix } from '../core/matrix.js';
 import type { ProjectionMethod, ProjectOptions, ProjectProgress } from '../projection/index.js';
 import type { CollectionStore } from '../store/index.js';
-import { placeImages, type NeighbourSearch, type PlaceOptions } from './place.js';
+import { ExactIndex } from '../search/index.js';
+import { embeddingBlocks, sampleIds } from './large.js';
+import { placeAmong, placeImages, typicalSpacing, type NeighbourSearch, type PlaceOptions } from './place.js';
 
 export type MapRequest = Omit<ProjectOptions, 'signal'>;
 
@@ -217,6 +219,74 @@ export async function placedMap(
     params: made,
     ids,
     coords: matrix(ids.length, 2, r.coords),
+    seconds,
+    cached: false,
+  };
+}
+
+/** Images laid out by the projection itself when a map is made from a sample. */
+export const MAP_SAMPLE = 50_000;
+
+/**
+ * The map of a collection too large to lay out at once: the layout (t-SNE, UMAP or PCA) of a
+ * seeded uniform sample of `sampleSize` images, then every other image placed among its 5
+ * nearest sampled images (the way openTSNE's and UMAP's `transform` place new points), block by
+ * block so no more than one block of embeddings is in memory besides the sample. Cached under
+ * its own key.
+ */
+export async function sampledMap(
+  store: CollectionStore,
+  request: MapRequest,
+  sampleSize: number,
+  compute: (
+    embeddings: { ids: Int32Array; matrix: Matrix },
+    request: MapRequest,
+    progress?: ProjectProgress,
+  ) => Promise<{ coords: Matrix; method: ProjectionMethod; params: Record<string, unknown>; kl?: number; seconds: number }>,
+  options: { onProgress?: ProjectProgress; recompute?: boolean; signal?: AbortSignal } = {},
+): Promise<CollectionMap> {
+  const key = mapKey(await store.embeddingsVersion(), request, `sample=${sampleSize}`);
+  const hit = options.recompute ? null : await cachedMap(store, key);
+  if (hit) return hit;
+  const t0 = performance.now();
+  const all = await store.embeddedIds();
+  const sample = await store.embeddingsOf(sampleIds(all, sampleSize, 42));
+  // the layout is the first half of the progress, the placing the second
+  const half = (done: number, total: number, kl?: number): void | boolean => options.onProgress?.(done, 2 * total, kl);
+  const layout = await compute(sample, { seed: 42, ...request }, half);
+  const rowInSample = new Map<number, number>();
+  sample.ids.forEach((id, row) => rowInSample.set(id, row));
+  const spacing = typicalSpacing(layout.coords.data, sample.ids, rowInSample);
+  const index = new ExactIndex(sample.matrix, { ids: sample.ids });
+  const ids = new Int32Array(all.length);
+  const coords = new Float32Array(2 * all.length);
+  let n = 0;
+  for await (const block of embeddingBlocks(store)) {
+    if (options.signal?.aborted) throw new DOMException('map cancelled', 'AbortError');
+    const found = await index.searchBatch(block.matrix, { k: 5 });
+    for (let i = 0; i < block.ids.length && n < all.length; i++, n++) {
+      const id = block.ids[i]!;
+      ids[n] = id;
+      const own = rowInSample.get(id);
+      if (own !== undefined) {
+        coords[2 * n] = layout.coords.data[2 * own]!;
+        coords[2 * n + 1] = layout.coords.data[2 * own + 1]!;
+      } else placeAmong(id, found[i]!, (x) => rowInSample.get(x), layout.coords.data, spacing, coords, n);
+    }
+    options.onProgress?.(all.length + n, 2 * all.length);
+  }
+  const params = { ...layout.params, sample: sample.ids.length };
+  const seconds = (performance.now() - t0) / 1000;
+  const kept = { ids: ids.subarray(0, n), coords: coords.subarray(0, 2 * n) };
+  const info = { seconds, sample: sample.ids.length, ...(layout.kl !== undefined ? { kl: layout.kl } : {}) };
+  await store.saveProjection(key, { method: layout.method, params, ids: kept.ids, coords: kept.coords, info });
+  return {
+    key,
+    method: layout.method,
+    params,
+    ids: kept.ids,
+    coords: matrix(n, 2, kept.coords),
+    ...(layout.kl !== undefined ? { kl: layout.kl } : {}),
     seconds,
     cached: false,
   };

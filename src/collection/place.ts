@@ -61,28 +61,44 @@ export async function placeImages(
   for (const [n, r] of newRows.entries()) {
     if (options.signal?.aborted) throw new DOMException('map update cancelled', 'AbortError');
     const found = await neighbours(vectorOf(r), k, exclude);
-    let sx = 0,
-      sy = 0,
-      sw = 0;
-    for (const nb of found) {
-      const j = at.get(nb.id);
-      if (j === undefined) continue;
-      const w = Math.max(nb.score, 0) ** 2 + 1e-6;
-      sx += w * previous.coords[2 * j]!;
-      sy += w * previous.coords[2 * j + 1]!;
-      sw += w;
-    }
-    // beside its neighbours, not on top of them: a small turn that depends on the id only
-    const angle = ((ids[r]! * 2654435761) % 360) * (Math.PI / 180);
-    coords[2 * r] = (sw > 0 ? sx / sw : 0) + 0.5 * spacing * Math.cos(angle);
-    coords[2 * r + 1] = (sw > 0 ? sy / sw : 0) + 0.5 * spacing * Math.sin(angle);
+    placeAmong(ids[r]!, found, (id) => at.get(id), previous.coords, spacing, coords, r);
     options.onProgress?.(n + 1, newRows.length);
   }
   return { coords, placed: newRows.length };
 }
 
+/**
+ * Put image `id` at row `r` of `out`: the mean of its neighbours' places (weighted by the squared
+ * similarity), half a typical spacing aside in a direction that depends on its id only.
+ */
+export function placeAmong(
+  id: number,
+  found: Neighbour[],
+  rowOf: (id: number) => number | undefined,
+  places: ArrayLike<number>,
+  spacing: number,
+  out: Float32Array,
+  r: number,
+): void {
+  let sx = 0,
+    sy = 0,
+    sw = 0;
+  for (const nb of found) {
+    const j = rowOf(nb.id);
+    if (j === undefined) continue;
+    const w = Math.max(nb.score, 0) ** 2 + 1e-6;
+    sx += w * places[2 * j]!;
+    sy += w * places[2 * j + 1]!;
+    sw += w;
+  }
+  // beside its neighbours, not on top of them: a small turn that depends on the id only
+  const angle = ((id * 2654435761) % 360) * (Math.PI / 180);
+  out[2 * r] = (sw > 0 ? sx / sw : 0) + 0.5 * spacing * Math.cos(angle);
+  out[2 * r + 1] = (sw > 0 ? sy / sw : 0) + 0.5 * spacing * Math.sin(angle);
+}
+
 /** The median distance from a kept image to its nearest kept neighbour (of up to 500 sampled). */
-function typicalSpacing(coords: Float32Array, ids: ArrayLike<number>, at: Map<number, number>): number {
+export function typicalSpacing(coords: Float32Array, ids: ArrayLike<number>, at: Map<number, number>): number {
   const rows: number[] = [];
   for (let r = 0; r < ids.length; r++) if (at.has(ids[r]!)) rows.push(r);
   const step = Math.max(1, Math.floor(rows.length / 500));

@@ -96,6 +96,29 @@ describe('a collection larger than memory should hold', () => {
     );
   });
 
+  it('maps: a layout of a sample, every other image placed among its nearest sampled ones, clusters kept apart', async () => {
+    const m = await large.map({ method: 'tsne' }, { sample: 500 });
+    expect(m.params['sample']).toBe(500);
+    expect(m.ids).toHaveLength(N);
+    expect(m.coords.data.every(Number.isFinite)).toBe(true);
+    // the synthetic clusters (row i in cluster i mod 6): an image's nearest on the map is of its cluster
+    const cluster = (id: number): number => (id - 1) % 6;
+    const rows = Array.from({ length: N - COPIES }, (_, i) => i).filter((i) => i % 10 === 0);
+    let same = 0;
+    for (const r of rows) {
+      let best = -1;
+      let bestD = Infinity;
+      for (let j = 0; j < N - COPIES; j++) {
+        if (j === r) continue;
+        const d = Math.hypot(m.coords.data[2 * r]! - m.coords.data[2 * j]!, m.coords.data[2 * r + 1]! - m.coords.data[2 * j + 1]!);
+        if (d < bestD) [best, bestD] = [j, d];
+      }
+      if (cluster(m.ids[best]!) === cluster(m.ids[r]!)) same++;
+    }
+    expect(same / rows.length).toBeGreaterThan(0.9);
+    expect((await large.map({ method: 'tsne' }, { sample: 500 })).cached).toBe(true);
+  });
+
   it('duplicates: HNSW candidates block by block find the same groups as all pairs in memory', async () => {
     const inMemory = await small.duplicates();
     const streamed = await large.duplicates();

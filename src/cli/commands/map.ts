@@ -22,6 +22,7 @@ interface Flags {
   json?: string;
   html?: string;
   recompute?: boolean;
+  sample?: number;
   quiet?: boolean;
 }
 
@@ -43,6 +44,11 @@ export function register(program: Command): void {
     .option('--html <file>', 'write one self-contained HTML map (thumbnails; pan, zoom, hover, search) that opens offline')
     .option('--json <file>', 'write the coordinates as JSON')
     .option('--recompute', 'ignore the cached map')
+    .option(
+      '--sample <n>',
+      'lay out a uniform sample of n images, place the others by their nearest sampled ones (default: all; 50,000 past 250,000)',
+      parseIntOption('--sample', 10),
+    )
     .option('--quiet', 'no progress output')
     .action(async (flags: Flags) => {
       if (flags.thumbs && flags.out && extname(flags.out).toLowerCase() !== '.png')
@@ -66,6 +72,7 @@ export function register(program: Command): void {
         const map = await collection
           .map(request, {
             recompute: flags.recompute,
+            ...(flags.sample !== undefined ? { sample: flags.sample } : {}),
             onProgress: (done, total) => {
               const secs = (performance.now() - t0) / 1000;
               progress.update({
