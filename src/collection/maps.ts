@@ -229,8 +229,8 @@ export const MAP_SAMPLE = 50_000;
 
 /**
  * The map of a collection too large to lay out at once: the layout (t-SNE, UMAP or PCA) of a
- * seeded uniform sample of `sampleSize` images, then every other image placed among its 5
- * nearest sampled images (the way openTSNE's and UMAP's `transform` place new points), block by
+ * seeded uniform sample of `sampleSize` images, then every other image placed beside its nearest
+ * sampled image (as openTSNE's and UMAP's `transform` place new points by their neighbours), block by
  * block so no more than one block of embeddings is in memory besides the sample. Cached under
  * its own key.
  */
@@ -263,7 +263,8 @@ export async function sampledMap(
   let n = 0;
   for await (const block of embeddingBlocks(store)) {
     if (options.signal?.aborted) throw new DOMException('map cancelled', 'AbortError');
-    const found = await index.searchBatch(block.matrix, { k: 5 });
+    // beside its nearest sampled image: on the flowers this keeps classes apart better than a mean of 3–20 (README)
+    const found = await index.searchBatch(block.matrix, { k: 1 });
     for (let i = 0; i < block.ids.length && n < all.length; i++, n++) {
       const id = block.ids[i]!;
       ids[n] = id;
