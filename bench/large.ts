@@ -64,6 +64,9 @@ async function step(name: Step, db: string, rows: number, sample: number, memory
     }
     if (name === 'histogram') {
       const q = (await c.store.embedding(queries[1]!))!;
+      const small = performance.now();
+      const { histogram: h20k } = await c.histogram({ vector: q }, { bins: 50, sampleSize: 20_000 });
+      const small20k = { seconds: seconds(small), sample: h20k.sample };
       const a = performance.now();
       const { histogram: h } = await c.histogram({ vector: q }, { bins: 50 });
       const sampledSeconds = seconds(a);
@@ -74,7 +77,13 @@ async function step(name: Step, db: string, rows: number, sample: number, memory
       const width = (h.edges.at(-1)! - lo) / h.counts.length;
       for (const n of all.results) exact[Math.min(h.counts.length - 1, Math.max(0, Math.floor((n.score - lo) / width)))]!++;
       const worst = Math.max(...h.counts.map((v, i) => Math.abs(v - exact[i]!)));
-      return { seconds: sampledSeconds, sample: h.sample, worstBinError: worst, exactSeconds: seconds(a) - sampledSeconds };
+      return {
+        seconds: sampledSeconds,
+        sample: h.sample,
+        worstBinError: worst,
+        exactSeconds: seconds(a) - sampledSeconds,
+        sample20k: small20k,
+      };
     }
     if (name === 'duplicates') {
       const groups = await c.duplicates();

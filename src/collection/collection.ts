@@ -282,7 +282,12 @@ export class Collection {
   /** The distribution of similarities from a query to every other image. */
   async histogram(
     q: Query | QueryVector,
-    options: { metric?: Metric; bins?: number; threshold?: number } = {},
+    options: {
+      metric?: Metric;
+      bins?: number;
+      threshold?: number;
+      /** past memoryRows: images in the sample (default 100,000) */ sampleSize?: number;
+    } = {},
   ): Promise<{ query: QueryVector; histogram: SimilarityHistogram }> {
     const query = 'vector' in q ? q : await this.query(q);
     const search = await this.search();
