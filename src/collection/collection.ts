@@ -37,6 +37,7 @@ import {
 } from './maps.js';
 import { CollectionSearch, type SimilarityHistogram, type SimilarOptions } from './search.js';
 import { LiveHnsw } from './live-hnsw.js';
+import { HNSW_AUTO_MIN, type HnswWhen } from './hnsw-policy.js';
 import {
   DUPLICATE_RULE,
   findDuplicates,
@@ -356,6 +357,23 @@ export class Collection {
   /** Whether an HNSW index was built before (the user asked for one: keep it fresh). */
   async hadHnsw(metric: Metric = 'cosine'): Promise<boolean> {
     return (await this.search()).hadHnsw(metric);
+  }
+
+  /**
+   * The HNSW rule after an index run, for the CLI and the server's index jobs alike: 'auto' builds
+   * the index for collections of HNSW_AUTO_MIN images or more and for any that had one (a stale or
+   * damaged one is rebuilt), 'always' rebuilds it, 'never' leaves it. A shared (PostgreSQL)
+   * collection keeps its index in each server's memory instead (live-hnsw.ts). Returns the file
+   * written, or null.
+   */
+  async refreshHnsw(when: HnswWhen, onProgress?: (done: number, total: number) => void): Promise<string | null> {
+    if (when === 'never' || this.store.kind !== 'sqlite' || this.store.readonly) return null;
+    if (when === 'auto') {
+      const { embedded } = await this.store.count();
+      if (embedded < HNSW_AUTO_MIN && !(await this.hadHnsw())) return null;
+      if (!(await this.needsHnsw())) return null;
+    }
+    return this.buildHnsw('cosine', onProgress);
   }
 
   async buildHnsw(metric: Metric = 'cosine', onProgress?: (done: number, total: number) => void): Promise<string> {

@@ -23,9 +23,12 @@ import type { HistogramOptions, SimilarityHistogram } from './histogram.js';
 
 /** Rows read at a time: 64 MB of 2048-d float32. */
 export const BLOCK_ROWS = 8192;
-/** Images in a histogram's sample: a bin's share is then known to ±0.31 points (95%). */
+/** Images in a histogram's sample when a size is asked for without a sample at hand. */
 export const HISTOGRAM_SAMPLE = 100_000;
-/** Images in the sample that checks an HNSW threshold answer (80 MB at 2048-d, read once). */
+/**
+ * Images in the uniform sample a large collection's search reads once and keeps (80 MB at
+ * 2048-d): it checks HNSW threshold answers and gives histograms (a bar's share to ±1 point, 95%).
+ */
 export const CHECK_SAMPLE = 10_000;
 /** f16 scores (HNSW) differ from float32 ones by less than this: candidates are taken this far below a threshold. */
 const F16_MARGIN = 0.01;
@@ -119,23 +122,35 @@ export function sampleIds(ids: Int32Array, size: number, seed = 1): Int32Array {
 export async function sampledHistogram(
   store: CollectionStore,
   q: Float32Array,
-  options: HistogramOptions & { sampleSize?: number; best?: number; matches?: number },
+  options: HistogramOptions & {
+    sampleSize?: number;
+    /** a uniform sample already read (the search's check sample), used instead of reading one */
+    sample?: { ids: Int32Array; matrix: Matrix };
+    best?: number;
+    matches?: number;
+  },
 ): Promise<SimilarityHistogram> {
   const metric = options.metric ?? 'cosine';
   let all = await store.embeddedIds();
   if (options.excludeId !== undefined) all = all.filter((id) => id !== options.excludeId);
   const n = all.length;
   if (n === 0) throw new ConvlensError('E_DB', 'no other images in the collection');
-  const ids = sampleIds(all, Math.min(n, options.sampleSize ?? HISTOGRAM_SAMPLE));
-  const s = ids.length;
-  const scores = new Float64Array(s);
-  let filled = 0;
-  for (let start = 0; start < s; start += BLOCK_ROWS) {
-    const { matrix: m } = await store.embeddingsOf(ids.subarray(start, start + BLOCK_ROWS));
+  const blocks = async function* (): AsyncGenerator<{ ids: Int32Array; matrix: Matrix }> {
+    if (options.sample) {
+      yield options.sample;
+      return;
+    }
+    const ids = sampleIds(all, Math.min(n, options.sampleSize ?? HISTOGRAM_SAMPLE));
+    for (let start = 0; start < ids.length; start += BLOCK_ROWS) yield store.embeddingsOf(ids.subarray(start, start + BLOCK_ROWS));
+  };
+  const scores: number[] = [];
+  for await (const { ids, matrix: m } of blocks()) {
     const block = await similarities(q, m, metric);
-    for (let i = 0; i < block.length; i++) scores[filled++] = block[i]!;
+    for (let i = 0; i < block.length; i++) if (ids[i] !== options.excludeId) scores.push(block[i]!);
   }
-  const got = scores.subarray(0, filled);
+  const filled = scores.length;
+  if (filled === 0) throw new ConvlensError('E_DB', 'no other images in the sample');
+  const got = Float64Array.from(scores);
   let lo = Infinity;
   let hi = -Infinity;
   let sum = 0;

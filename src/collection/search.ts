@@ -29,7 +29,6 @@ import {
   ExactIndex,
   exactScore,
   HnswIndex,
-  similarities,
   similarPairs,
   type Metric,
   type Neighbour,
@@ -393,8 +392,8 @@ export class CollectionSearch {
       if (index) {
         const found = await hnswThreshold(index, q, search, (ids) => vectorsById(this.store, ids));
         // the exactness check: a graph that misses many matches shows against a uniform sample
-        if (search.k !== undefined || !(await this.missesMany(q, search.minSimilarity!, found.length, search.exclude))) return found;
-        warnOnce(`the HNSW index of ${this.store.location} missed many matches of a threshold: scanning exactly instead`);
+        if (search.k !== undefined || !(await this.missesMany(q, search.minSimilarity!, found, search.exclude))) return found;
+        warnOnce(`the HNSW index of ${this.store.location} missed matches of a threshold: scanning exactly instead`);
       }
       return scanSimilar(this.store, q, metric, search);
     }
@@ -403,26 +402,38 @@ export class CollectionSearch {
 
   private checkSample: Promise<{ ids: Int32Array; matrix: Matrix }> | null = null;
 
-  /**
-   * Whether a threshold's HNSW answer (`found` images) is clearly short of what a uniform sample
-   * of CHECK_SAMPLE images says passes it: 4 standard deviations and one sample step below.
-   */
-  private async missesMany(q: Float32Array, t: number, found: number, exclude?: Iterable<number>): Promise<boolean> {
+  /** The uniform sample kept for checks and histograms (read on first use). */
+  private sample(): Promise<{ ids: Int32Array; matrix: Matrix }> {
     this.checkSample ??= this.store.embeddedIds().then((ids) => this.store.embeddingsOf(sampleIds(ids, CHECK_SAMPLE)));
-    const { ids, matrix: m } = await this.checkSample;
+    return this.checkSample;
+  }
+
+  /**
+   * The exactness check of a threshold's HNSW answer, against a uniform sample of CHECK_SAMPLE
+   * images scored exactly: the answer fails when a sampled image that passes the threshold is
+   * missing from it (the graph's recall, measured on this query), or when it is clearly shorter
+   * than the sample says (4 standard deviations and one sample step).
+   */
+  private async missesMany(q: Float32Array, t: number, found: Neighbour[], exclude?: Iterable<number>): Promise<boolean> {
+    const { ids, matrix: m } = await this.sample();
     const skip = new Set(exclude ?? []);
-    const scores = await similarities(q, m, 'cosine');
+    const got = new Set(found.map((n) => n.id));
     let pass = 0;
     let s = 0;
-    scores.forEach((v, i) => {
-      if (skip.has(ids[i]!)) return;
+    let missed = false;
+    for (let row = 0; row < ids.length; row++) {
+      const id = ids[row]!;
+      if (skip.has(id)) continue;
       s++;
-      if (v >= t) pass++;
-    });
+      // exact (float64) scores: the same rule the answer was filtered by
+      if (exactScore('cosine', q, m.data.subarray(row * m.cols, (row + 1) * m.cols)) < t) continue;
+      pass++;
+      if (!got.has(id)) missed = true;
+    }
     if (s === 0) return false;
     const p = pass / s;
     const scale = this.size / s;
-    return found < (pass - 4 * Math.sqrt(s * p * (1 - p)) - 1) * scale;
+    return missed || found.length < (pass - 4 * Math.sqrt(s * p * (1 - p)) - 1) * scale;
   }
 
   /** An HNSW index of the current embeddings, from memory when loaded, else read block by block. */
@@ -487,6 +498,7 @@ export class CollectionSearch {
           : (await this.similar(q, { metric, exclude, ...(metric === 'cosine' ? { minSimilarity: t } : { maxDistance: t }) })).length;
       return sampledHistogram(this.store, q, {
         ...options,
+        ...(options.sampleSize === undefined ? { sample: await this.sample() } : {}),
         ...(best !== undefined ? { best } : {}),
         ...(matches !== undefined ? { matches } : {}),
       });

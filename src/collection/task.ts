@@ -24,7 +24,7 @@ export async function index(input: IndexTaskInput, ctx: TaskContext<IndexTaskPro
   const collection = await Collection.open(input.location, { create: true, runtime: input.runtime, lens: input.lens });
   let last = 0;
   try {
-    return await collection.index(input.folders, {
+    const summary = await collection.index(input.folders, {
       prune: input.prune,
       thumbnailSize: input.thumbnailSize,
       confine: input.confine,
@@ -39,6 +39,9 @@ export async function index(input: IndexTaskInput, ctx: TaskContext<IndexTaskPro
         ctx.progress(p);
       },
     });
+    // the same HNSW rule as `convlens index` (auto): a large collection's index is kept fresh
+    if (!summary.interrupted) await collection.refreshHnsw('auto');
+    return summary;
   } finally {
     await collection.close();
   }

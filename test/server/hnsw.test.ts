@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HNSW_AUTO_MIN } from '../../src/cli/commands/index-folders.js';
+import { HNSW_AUTO_MIN } from '../../src/collection/index.js';
 import { Collection } from '../../src/collection/index.js';
 import { createServer, type ConvlensServer } from '../../src/server/index.js';
 import type { SimilarResult } from '../../src/server/schemas.js';

@@ -16,14 +16,12 @@ import {
   type LensFlags,
 } from '../common.js';
 import { progressReporter } from '../progress.js';
+import { HNSW_AUTO_MIN, type HnswWhen } from '../../collection/hnsw-policy.js';
 import type { QueuedIndexSummary } from '../../distributed/index.js';
 import type { IndexSummary } from '../../indexer/index.js';
 
-/** Collections at least this large get an HNSW index by default (exact scans pass ~50 ms around 100k). */
-export const HNSW_AUTO_MIN = 50_000;
-
 interface Flags extends LensFlags {
-  hnsw: 'auto' | 'always' | 'never';
+  hnsw: HnswWhen;
   db: string;
   prune?: boolean;
   json?: boolean;
@@ -89,20 +87,14 @@ export function register(program: Command): void {
             })
       ).finally(() => progress.stop());
       let hnsw: string | null = null;
-      // a shared (PostgreSQL) collection keeps its HNSW index in each server's memory, not in a file
-      if (!summary.interrupted && collection.store.kind === 'sqlite') {
-        const { embedded } = await collection.store.count();
-        // auto: large collections, and any collection that had one (a stale or damaged index is rebuilt)
-        const wanted = flags.hnsw === 'always' || (flags.hnsw === 'auto' && (embedded >= HNSW_AUTO_MIN || (await collection.hadHnsw())));
-        if (wanted && (flags.hnsw === 'always' || (await collection.needsHnsw()))) {
-          const bar = progressReporter('hnsw', { quiet: flags.quiet, unit: 'vectors' });
-          const t0 = performance.now();
-          hnsw = await collection
-            .buildHnsw('cosine', (done, total) =>
-              bar.update({ done, total, imagesPerSecond: done / ((performance.now() - t0) / 1000), etaSeconds: null }),
-            )
-            .finally(() => bar.stop());
-        }
+      if (!summary.interrupted) {
+        const bar = progressReporter('hnsw', { quiet: flags.quiet, unit: 'vectors' });
+        const t0 = performance.now();
+        hnsw = await collection
+          .refreshHnsw(flags.hnsw, (done, total) =>
+            bar.update({ done, total, imagesPerSecond: done / ((performance.now() - t0) / 1000), etaSeconds: null }),
+          )
+          .finally(() => bar.stop());
       }
       let duplicates: { path: string; of: string[] }[] | null = null;
       if (flags.reportDuplicates && !summary.interrupted && summary.indexed > 0) {
