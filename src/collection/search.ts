@@ -391,8 +391,8 @@ export class CollectionSearch {
       const index = approximate && metric === 'cosine' && search.minSimilarity !== undefined ? await this.hnswIndex(metric) : null;
       if (index) {
         const found = await hnswThreshold(index, q, search, (ids) => vectorsById(this.store, ids));
-        // the exactness check: a graph that misses many matches shows against a uniform sample
-        if (search.k !== undefined || !(await this.missesMany(q, search.minSimilarity!, found, search.exclude))) return found;
+        // the exactness check: matches the graph missed show against a uniform sample
+        if (search.k !== undefined || !(await this.failsCheck(q, search.minSimilarity!, found, search.exclude))) return found;
         warnOnce(`the HNSW index of ${this.store.location} missed matches of a threshold: scanning exactly instead`);
       }
       return scanSimilar(this.store, q, metric, search);
@@ -414,7 +414,7 @@ export class CollectionSearch {
    * missing from it (the graph's recall, measured on this query), or when it is clearly shorter
    * than the sample says (4 standard deviations and one sample step).
    */
-  private async missesMany(q: Float32Array, t: number, found: Neighbour[], exclude?: Iterable<number>): Promise<boolean> {
+  private async failsCheck(q: Float32Array, t: number, found: Neighbour[], exclude?: Iterable<number>): Promise<boolean> {
     const { ids, matrix: m } = await this.sample();
     const skip = new Set(exclude ?? []);
     const got = new Set(found.map((n) => n.id));
