@@ -5,10 +5,10 @@
  * - Exact thresholds and top-k scan the float32 rows block by block (`embeddingPage`).
  * - Thresholds with a fresh HNSW index are answered by it: usearch's search widens until its last
  *   candidate fails the threshold (lowered by more than f16 rounding), then every candidate is
- *   rescored exactly from the stored vectors; only the graph's recall can miss one, which the
- *   tests and the bench measure against the exact scan.
- * - Histograms come from a uniform sample of the collection, with its size and the error the
- *   sample implies.
+ *   rescored exactly from the stored vectors; only the graph's recall can miss one, so the search
+ *   checks each answer against a kept uniform sample and scans instead when it fails (search.ts).
+ * - Histograms come from a uniform sample of the collection (that kept sample by default), with
+ *   its size and the error the sample implies.
  * - Near-duplicate candidate pairs come from each block's HNSW neighbours, confirmed in float64
  *   against the stored vectors.
  */
