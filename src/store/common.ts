@@ -1,6 +1,7 @@
 /** Rules every store applies the same way: the settings lock and the writer lock's liveness. */
 import { readFileSync } from 'node:fs';
 import { ConvlensError } from '../core/errors.js';
+import { matrix, type Matrix } from '../core/matrix.js';
 import type { EmbeddingSettings, WriterInfo } from './types.js';
 
 const SETTING_KEYS = ['model', 'layer', 'resize', 'dim', 'precision', 'calibration', 'variant'] as const;
@@ -57,4 +58,23 @@ export function writerHeld(w: WriterInfo, host: string): boolean {
     if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false; // gone (EPERM: alive, another user's)
   }
   return w.started === undefined || w.started === null || processStart(w.pid) === w.started;
+}
+
+/** Rows of (id, embedding bytes) into one matrix, checking each length against `dim`. */
+export function embeddingRows(
+  location: string,
+  rows: { id: number; embedding: Buffer }[],
+  dim: number,
+): { ids: Int32Array; matrix: Matrix } {
+  const ids = new Int32Array(rows.length);
+  const m = matrix(rows.length, dim);
+  const bytes = Buffer.from(m.data.buffer);
+  rows.forEach((r, i) => {
+    if (r.embedding.length !== dim * 4) {
+      throw new ConvlensError('E_DB', `image ${r.id}: embedding of ${r.embedding.length / 4} values, expected ${dim}`, { file: location });
+    }
+    bytes.set(r.embedding, i * dim * 4);
+    ids[i] = r.id;
+  });
+  return { ids, matrix: m };
 }

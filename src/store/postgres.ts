@@ -20,7 +20,7 @@ import pg from 'pg';
 import { ConvlensError } from '../core/errors.js';
 import { decodePath, encodePath } from '../core/fspath.js';
 import { allFinite, matrix, type Matrix } from '../core/matrix.js';
-import { checkSettings, settingsJson } from './common.js';
+import { checkSettings, embeddingRows, settingsJson } from './common.js';
 import type {
   CollectionChanges,
   CollectionStore,
@@ -682,30 +682,13 @@ export class PostgresStore implements CollectionStore {
     }
   }
 
-  /** Rows of (id, embedding) into one matrix, checking each length. */
-  private toMatrix(rows: { id: number; embedding: Buffer }[], dim: number): { ids: Int32Array; matrix: Matrix } {
-    const ids = new Int32Array(rows.length);
-    const m = matrix(rows.length, dim);
-    const bytes = Buffer.from(m.data.buffer);
-    rows.forEach((r, i) => {
-      if (r.embedding.length !== dim * 4) {
-        throw new ConvlensError('E_DB', `image ${r.id}: embedding of ${r.embedding.length / 4} values, expected ${dim}`, {
-          file: this.location,
-        });
-      }
-      bytes.set(r.embedding, i * dim * 4);
-      ids[i] = r.id;
-    });
-    return { ids, matrix: m };
-  }
-
   async embeddingPage(afterId: number, limit: number): Promise<{ ids: Int32Array; matrix: Matrix }> {
     const dim = await this.dim();
     const rows = await this.query<{ id: number; embedding: Buffer }>(
       'SELECT id, embedding FROM images WHERE embedding IS NOT NULL AND id > $1 ORDER BY id LIMIT $2',
       [afterId, limit],
     );
-    return this.toMatrix(rows, dim);
+    return embeddingRows(this.location, rows, dim);
   }
 
   async embeddingsOf(ids: ArrayLike<number>): Promise<{ ids: Int32Array; matrix: Matrix }> {
@@ -716,7 +699,8 @@ export class PostgresStore implements CollectionStore {
       [want],
     );
     const byId = new Map(rows.map((r) => [r.id, r]));
-    return this.toMatrix(
+    return embeddingRows(
+      this.location,
       want.map((id) => byId.get(id)).filter((r): r is { id: number; embedding: Buffer } => r !== undefined),
       dim,
     );

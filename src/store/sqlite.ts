@@ -26,7 +26,7 @@ import {
   type StoredPrediction,
   type WriterInfo,
 } from './types.js';
-import { checkSettings, settingsJson, writerHeld } from './common.js';
+import { checkSettings, embeddingRows, settingsJson, writerHeld } from './common.js';
 
 type Db = BetterSqlite3.Database;
 
@@ -646,30 +646,14 @@ export class SqliteStore implements CollectionStore {
     });
   }
 
-  /** Rows of (id, embedding) into one matrix, checking each length. */
-  private toMatrix(rows: { id: number; embedding: Buffer }[], dim: number): { ids: Int32Array; matrix: Matrix } {
-    const ids = new Int32Array(rows.length);
-    const m = matrix(rows.length, dim);
-    const bytes = Buffer.from(m.data.buffer);
-    rows.forEach((r, i) => {
-      if (r.embedding.length !== dim * 4) {
-        throw new ConvlensError('E_DB', `image ${r.id}: embedding of ${r.embedding.length / 4} values, expected ${dim}`, {
-          file: this.location,
-        });
-      }
-      bytes.set(r.embedding, i * dim * 4);
-      ids[i] = r.id;
-    });
-    return { ids, matrix: m };
-  }
-
   private dimSync(): number {
     return (JSON.parse(this.metaSync('settings') ?? '{"dim":0}') as { dim: number }).dim;
   }
 
   async embeddingPage(afterId: number, limit: number): Promise<{ ids: Int32Array; matrix: Matrix }> {
     return this.run('reading the collection', () =>
-      this.toMatrix(
+      embeddingRows(
+        this.location,
         this.st('SELECT id, embedding FROM images WHERE embedding IS NOT NULL AND id > ? ORDER BY id LIMIT ?').all(afterId, limit) as {
           id: number;
           embedding: Buffer;
@@ -687,7 +671,7 @@ export class SqliteStore implements CollectionStore {
         const r = st.get(ids[i]) as { id: number; embedding: Buffer } | undefined;
         if (r) rows.push(r);
       }
-      return this.toMatrix(rows, this.dimSync());
+      return embeddingRows(this.location, rows, this.dimSync());
     });
   }
 
