@@ -1,6 +1,6 @@
 /**
  * npm run bench -- <name> [args]: runs bench/<name>.ts (default: model).
- * Names: model, int8, index, cli, scale, large, search, tsne, heads, server, plot-thumbs.
+ * Names: model, int8, index, cli, scale, large, map-web, search, tsne, heads, server, plot-thumbs.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';

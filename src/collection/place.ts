@@ -9,7 +9,11 @@
  * needs the projection to accept initial coordinates; until it does, this is the place-keeping
  * update.
  */
+import { BatchMatches, exactSearch, MetricKind } from 'usearch';
+import { matrix, type Matrix } from '../core/index.js';
+import { pca, REDUCTION } from '../projection/pca.js';
 import type { Neighbour } from '../search/index.js';
+import { dotProducts, squaredNorms } from '../search/onnx.js';
 import type { MapCoordinates } from './maps.js';
 
 export interface PlaceOptions {
@@ -114,4 +118,73 @@ export function typicalSpacing(coords: Float32Array, ids: ArrayLike<number>, at:
   });
   const finite = nearest.filter(Number.isFinite).sort((x, y) => x - y);
   return finite.length > 0 ? finite[Math.floor(finite.length / 2)]! : 0;
+}
+
+/** Dimensions a sample's images are compared in when a million others are placed among them. */
+export const PLACE_DIMS = 128;
+
+/**
+ * The nearest sampled image of each of many images, found in a principal subspace of the
+ * sample's unit-length vectors (Euclidean there ≈ cosine in full): 2048 → 128 values makes placing
+ * a million images among 50,000 sixteen times less work than comparing full vectors, and the
+ * argmin runs in usearch's SIMD scan rather than in JavaScript. On the flowers, the nearest
+ * sampled image found this way has the image's class as often as the full-space one (README).
+ */
+export class SubspaceNearest {
+  private readonly components: Matrix;
+  /** mean · componentsᵀ */
+  private readonly shift: Float32Array;
+  private readonly reduced: Float32Array;
+  readonly dims: number;
+
+  private constructor(components: Matrix, shift: Float32Array, reduced: Float32Array) {
+    this.components = components;
+    this.shift = shift;
+    this.reduced = reduced;
+    this.dims = components.rows;
+  }
+
+  static async of(sample: Matrix, dims = PLACE_DIMS): Promise<SubspaceNearest> {
+    const unit = new Float32Array(sample.data.length);
+    for (let r = 0; r < sample.rows; r++) {
+      const row = sample.data.subarray(r * sample.cols, (r + 1) * sample.cols);
+      let ss = 0;
+      for (const v of row) ss += v * v;
+      const inv = ss > 0 ? 1 / Math.sqrt(ss) : 0;
+      for (let j = 0; j < row.length; j++) unit[r * sample.cols + j] = row[j]! * inv;
+    }
+    const k = Math.max(1, Math.min(dims, sample.rows - 1, sample.cols));
+    const p = pca(matrix(sample.rows, sample.cols, unit), { nComponents: k, ...REDUCTION });
+    const shift = await dotProducts(p.mean, 1, p.components.data, k, sample.cols, 0);
+    const made = new SubspaceNearest(p.components, shift, new Float32Array(0));
+    return new SubspaceNearest(p.components, shift, await made.project(sample));
+  }
+
+  /** Rows in the subspace: (x / ‖x‖ − mean) · componentsᵀ. */
+  async project(m: Matrix): Promise<Float32Array> {
+    const k = this.components.rows;
+    const out = await dotProducts(m.data, m.rows, this.components.data, k, m.cols, 0);
+    const norms = await squaredNorms(m.data, m.rows, m.cols, 0);
+    for (let r = 0; r < m.rows; r++) {
+      const inv = norms[r]! > 0 ? 1 / Math.sqrt(norms[r]!) : 0;
+      for (let j = 0; j < k; j++) out[r * k + j] = out[r * k + j]! * inv - this.shift[j]!;
+    }
+    return out;
+  }
+
+  /** For each row of `qs`, the nearest sample row and a similarity for it (1 − d²/2, ≈ cosine). */
+  async nearest(qs: Matrix): Promise<{ rows: Int32Array; scores: Float32Array }> {
+    const rows = new Int32Array(qs.rows).fill(-1);
+    const scores = new Float32Array(qs.rows);
+    if (qs.rows === 0 || this.reduced.length === 0) return { rows, scores };
+    const q = await this.project(qs);
+    const found = exactSearch(this.reduced, q, this.dims, 1, MetricKind.L2sq, 0);
+    for (let i = 0; i < qs.rows; i++) {
+      const m = found instanceof BatchMatches ? found.get(i) : found;
+      if (m.keys.length === 0) continue;
+      rows[i] = Number(m.keys[0]);
+      scores[i] = 1 - m.distances[0]! / 2;
+    }
+    return { rows, scores };
+  }
 }

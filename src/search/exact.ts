@@ -359,35 +359,3 @@ export function exactScore(metric: Metric, q: Float32Array, x: Float32Array): nu
   if (q.length !== x.length) throw new ConvlensError('E_USAGE', `vectors of ${q.length} and ${x.length} values cannot be compared`);
   return fromKey(metric, exactKey(metric, q, selfDot(q), x, 0));
 }
-
-/**
- * For each row of `qs`, the row of `m` with the highest cosine similarity and that similarity (in
- * float32): one matrix product per block of queries and an argmax, without ranking every row —
- * what placing a million images among a sample's needs (`m` is not modified).
- */
-export async function nearestRows(qs: Matrix, m: Matrix, threads = 0): Promise<{ rows: Int32Array; scores: Float32Array }> {
-  checkQueries(qs, m.cols);
-  const norms = await squaredNorms(m.data, m.rows, m.cols, threads);
-  const inv = Float32Array.from(norms, (v) => (v > 0 ? 1 / Math.sqrt(v) : 0));
-  const rows = new Int32Array(qs.rows).fill(-1);
-  const scores = new Float32Array(qs.rows).fill(-Infinity);
-  const step = blockRows(m.rows);
-  for (let start = 0; start < qs.rows; start += step) {
-    const b = Math.min(step, qs.rows - start);
-    const block = qs.data.subarray(start * m.cols, (start + b) * m.cols);
-    const dots = await dotProducts(block, b, m.data, m.rows, m.cols, threads);
-    for (let i = 0; i < b; i++) {
-      const q = block.subarray(i * m.cols, (i + 1) * m.cols);
-      const qn = Math.sqrt(selfDot(q)) || 1;
-      let best = -1;
-      let bestScore = -Infinity;
-      for (let j = 0, o = i * m.rows; j < m.rows; j++) {
-        const s = dots[o + j]! * inv[j]!;
-        if (s > bestScore) [best, bestScore] = [j, s];
-      }
-      rows[start + i] = best;
-      scores[start + i] = bestScore / qn;
-    }
-  }
-  return { rows, scores };
-}

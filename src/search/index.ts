@@ -3,7 +3,7 @@
  * thresholds, exclusions), all-row similarity scores and near-duplicate groups.
  */
 export { checkSearchOptions, type Metric, type Neighbour, type SearchOptions } from './types.js';
-export { ExactIndex, exactScore, nearestRows, similarities, type ExactIndexOptions, type ExactStorage } from './exact.js';
+export { ExactIndex, exactScore, similarities, type ExactIndexOptions, type ExactStorage } from './exact.js';
 export { HnswIndex, type HnswBuildOptions, type HnswLoadOptions, type HnswOptions, type HnswQuantization } from './hnsw.js';
 export {
   duplicateGroups,

@@ -151,6 +151,12 @@ export async function createServer(options: ServerOptions): Promise<ConvlensServ
     throw e;
   });
   context.authRequired = token !== null;
+  // the current map read ahead (a million points take a second to read and check): the first page
+  // load need not wait for it
+  void context.live
+    .current()
+    .then((snap) => context.currentMapKey(snap))
+    .catch(() => undefined);
 
   const logInternal = (e: unknown): void => {
     console.error('convlens serve: internal error:', e);

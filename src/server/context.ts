@@ -8,7 +8,16 @@ import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
 import type { FastifyRequest } from 'fastify';
 import sharp, { type Metadata } from 'sharp';
-import { autoTileSize, buildAtlas, sizedThumbnail, thumbnailLevel, ThumbnailCache, type Atlas } from '../atlas/index.js';
+import {
+  autoTileSize,
+  buildAtlas,
+  CELL_MAX_IMAGES,
+  MapCells,
+  sizedThumbnail,
+  thumbnailLevel,
+  ThumbnailCache,
+  type Atlas,
+} from '../atlas/index.js';
 import { indexOnThread, type Collection, type IndexTaskInput, type LensChoice, type RuntimeOptions } from '../collection/index.js';
 import { DEFAULT_MAX_PIXELS, imageMimeType, looksTruncated } from '../image/decode.js';
 import { imagenetClasses } from '../imagenet/classes.js';
@@ -18,7 +27,7 @@ import { openCollectionFile, realRoots } from './paths.js';
 import { PredictionLookup } from './predictions.js';
 import { JobManager, type JobContext } from './jobs.js';
 import type { JobInfo, NeighbourImage, Predictions, UploadInfo } from './schemas.js';
-import type { ImageRow } from '../store/index.js';
+import type { ImageRow, StoredMap } from '../store/index.js';
 
 export interface ContextOptions {
   allowedRoots: string[];
@@ -49,6 +58,16 @@ export class ServerContext {
   private readonly atlasJobs = new Map<string, string>();
   /** sharper thumbnails made from the originals (levels of detail of the map) */
   readonly thumbnails = new ThumbnailCache();
+  /** maps read from the store (a million points is 12 MB to read), by key and save time: the last two */
+  private readonly maps = new Map<string, Promise<StoredMap | null>>();
+  /** each point's top-1 class and the class names, of the last maps sent, by snapshot version and map */
+  private readonly mapClasses = new Map<string, { top1: Int16Array; classes: Record<string, string> }>();
+  /** the newest map of exactly a snapshot's images, by snapshot version and the maps saved */
+  private currentMap: { version: string; key: string | null } | null = null;
+  /** the cells of the last maps asked for by cell (see cellAtlas) */
+  private readonly cellIndexes = new Map<string, { cells: MapCells; ids: Int32Array }>();
+  /** atlases of map cells, encoded for the wire (a million-image map is fetched cell by cell) */
+  readonly cellAtlases = new ThumbnailCache({ maxBytes: 128 * 2 ** 20, concurrency: 2 });
 
   private constructor(
     readonly collection: Collection,
@@ -280,12 +299,57 @@ export class ServerContext {
 
   /** Key of the newest cached map of exactly the current embedded images, if any. */
   async currentMapKey(snap: Snapshot): Promise<string | null> {
-    for (const p of await this.store.projections()) {
+    const saved = await this.store.projections();
+    const version = `${snap.version}|${saved.map((p) => `${p.key}@${p.createdAt}`).join(',')}`;
+    if (this.currentMap?.version === version) return this.currentMap.key;
+    let key: string | null = null;
+    for (const p of saved) {
       if (p.count !== snap.embeddedIds.length) continue;
-      const ids = (await this.store.projection(p.key))?.ids;
-      if (ids && ids.every((id, i) => id === snap.embeddedIds[i])) return p.key;
+      const ids = (await this.storedMap(p.key))?.ids;
+      if (ids && ids.every((id, i) => id === snap.embeddedIds[i])) {
+        key = p.key;
+        break;
+      }
     }
-    return null;
+    this.currentMap = { version, key };
+    return key;
+  }
+
+  /** A map as stored (read once while it is among the last two asked for; a recomputed one is read again). */
+  async storedMap(key: string): Promise<StoredMap | null> {
+    const saved = (await this.store.projections()).find((p) => p.key === key);
+    if (!saved) return null;
+    const id = `${key}@${saved.createdAt}`;
+    let p = this.maps.get(id);
+    if (!p) {
+      p = this.store.projection(key);
+      this.maps.set(id, p);
+      while (this.maps.size > 2) this.maps.delete(this.maps.keys().next().value!);
+      void p.then(
+        (m) => m === null && this.maps.delete(id),
+        () => this.maps.delete(id),
+      );
+    }
+    return p;
+  }
+
+  /** Each point's top-1 class (-1: none) and the names of those classes, as of a snapshot. */
+  mapClassesOf(snap: Snapshot, key: string, m: StoredMap): { top1: Int16Array; classes: Record<string, string> } {
+    const id = `${snap.version}|${key}@${m.createdAt}`;
+    let hit = this.mapClasses.get(id);
+    if (!hit) {
+      const classes: Record<string, string> = {};
+      const top1 = new Int16Array(m.ids.length);
+      for (let i = 0; i < m.ids.length; i++) {
+        const t = snap.rows.get(m.ids[i]!)?.top1 ?? -1;
+        top1[i] = t;
+        if (t >= 0 && classes[t] === undefined) classes[t] = imagenetClasses()[t]!.label;
+      }
+      hit = { top1, classes };
+      this.mapClasses.set(id, hit);
+      while (this.mapClasses.size > 2) this.mapClasses.delete(this.mapClasses.keys().next().value!);
+    }
+    return hit;
   }
 
   /** The atlas for the current collection and tile size, if built. */
@@ -319,6 +383,38 @@ export class ServerContext {
       this.atlasJobs.delete(oldest);
     }
     return atlas;
+  }
+
+  /**
+   * The atlas of one cell of a map (see atlas/cells.ts), for the wire: a little-endian header
+   * (count, total, tile, columns as uint32), the image ids (int32) and mean colours (uint32) of
+   * its tiles, then the WebP page. Null when there is no such map.
+   */
+  async cellAtlas(key: string, level: number, x: number, y: number): Promise<Buffer | null> {
+    const m = await this.storedMap(key);
+    if (!m) return null;
+    const id = `${key}@${m.createdAt}`;
+    let found = this.cellIndexes.get(id);
+    if (!found) {
+      found = { cells: new MapCells(m.coords), ids: m.ids };
+      this.cellIndexes.set(id, found);
+      // the last two maps (a new layout, a placed one): 1M points cost 8 MB each
+      while (this.cellIndexes.size > 2) this.cellIndexes.delete(this.cellIndexes.keys().next().value!);
+    }
+    const cells = found;
+    return this.cellAtlases.get(`${id}|${level}/${x}/${y}`, async () => {
+      const { indices, total } = cells.cells.cell(level, x, y, CELL_MAX_IMAGES);
+      const ids = Int32Array.from(indices, (i) => cells.ids[i]!);
+      const tile = 32;
+      const atlas = await buildAtlas(ids, (id) => this.store.thumbnail(id), { tile, maxSize: 1024 });
+      const head = Buffer.alloc(16);
+      head.writeUInt32LE(ids.length, 0);
+      head.writeUInt32LE(total, 4);
+      head.writeUInt32LE(tile, 8);
+      head.writeUInt32LE(atlas.columns, 12);
+      const page = atlas.pages[0]?.data ?? Buffer.alloc(0);
+      return Buffer.concat([head, Buffer.from(ids.buffer, ids.byteOffset, ids.byteLength), Buffer.from(atlas.colors.buffer), page]);
+    });
   }
 
   async close(): Promise<void> {

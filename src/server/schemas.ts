@@ -434,8 +434,39 @@ export const API = {
     url: '/api/map',
     summary: 'a computed map: by key, by its parameters, or (none given) the newest of the current images; 404 when not computed',
     schema: {
-      querystring: Type.Object({ key: Type.Optional(Text(100, 'a map key')), method: Type.Optional(MapMethod), ...MapParams }),
+      querystring: Type.Object({
+        key: Type.Optional(Text(100, 'a map key')),
+        method: Type.Optional(MapMethod),
+        ...MapParams,
+        points: Type.Optional(Type.Boolean({ description: 'false: ids, coords and top1 left empty (a large map: read /api/map/points)' })),
+      }),
       response: ok(MapResult),
+    },
+  },
+  mapPoints: {
+    method: 'GET',
+    url: '/api/map/points',
+    summary:
+      "a map's points, binary and little-endian: count (uint32), 0 (uint32), ids (int32 × count), x, y (float32 × 2 count), " +
+      'top-1 class (int16 × count, -1: none)',
+    produces: 'application/octet-stream',
+    schema: { querystring: Type.Object({ key: Text(100, 'a map key') }) },
+  },
+  mapCell: {
+    method: 'GET',
+    url: '/api/map/cell',
+    summary:
+      "the thumbnails of one cell of a map (cell x, y of 2^z × 2^z over the map's square), binary and little-endian: " +
+      'count, total, tile, columns (uint32), ids (int32 × count), mean colours (uint32 × count), ' +
+      'then a WebP page of count tiles (≤ 256, spread evenly over the cell)',
+    produces: 'application/octet-stream',
+    schema: {
+      querystring: Type.Object({
+        key: Text(100, 'a map key'),
+        z: Type.Integer({ minimum: 0, maximum: 10, description: 'level' }),
+        x: Type.Integer({ minimum: 0, maximum: 1023 }),
+        y: Type.Integer({ minimum: 0, maximum: 1023 }),
+      }),
     },
   },
   computeMap: {

@@ -31,6 +31,8 @@ export async function syntheticStore(
     noise?: number;
     /** the last `copies` rows are near-identical copies (cosine > 0.99) of the first `copies` */
     copies?: number;
+    /** the thumbnails to use (row i gets number i mod their count; default 16 flat colours) */
+    thumbnailSet?: Buffer[];
   } = {},
 ): Promise<void> {
   const dim = options.dim ?? 2048;
@@ -45,7 +47,10 @@ export async function syntheticStore(
     );
     const copies = options.copies ?? 0;
     const originals: Float32Array[] = [];
-    const thumbs = options.thumbnails === false ? [] : await Promise.all(Array.from({ length: 16 }, (_, i) => colourThumb(i)));
+    const thumbs =
+      options.thumbnails === false
+        ? []
+        : (options.thumbnailSet ?? (await Promise.all(Array.from({ length: 16 }, (_, i) => colourThumb(i)))));
     for (let start = 0; start < n; start += 500) {
       const batch: ImageRecord[] = [];
       for (let i = start; i < Math.min(n, start + 500); i++) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConvlensError, Random, matrix, row, type Matrix } from '../../src/core/index.js';
-import { ExactIndex, nearestRows, similarities, type Metric, type Neighbour, type SearchOptions } from '../../src/search/index.js';
+import { ExactIndex, similarities, type Metric, type Neighbour, type SearchOptions } from '../../src/search/index.js';
 import { syntheticEmbeddings } from '../helpers/synthetic-embeddings.js';
 
 /** Float64 brute force: every score, sorted best first with ties in row order, then filtered. */
@@ -154,20 +154,6 @@ describe('ExactIndex with int8 storage', () => {
       const q = row(m, 1);
       const thr: SearchOptions = metric === 'cosine' ? { minSimilarity: 0.8 } : { maxDistance: 14 }; // a dozen matches or more
       expectSame(await i8.search(q, thr), await f32.search(q, thr));
-    }
-  });
-});
-
-describe('nearestRows', () => {
-  it('gives each query the row ExactIndex ranks first (cosine), with its score to float32 accuracy', async () => {
-    const m = await syntheticEmbeddings(700, { dims: 64, clusters: 5, seed: 3 });
-    const qs = await syntheticEmbeddings(300, { dims: 64, clusters: 5, seed: 4 });
-    const { rows, scores } = await nearestRows(qs, m);
-    const index = new ExactIndex(m);
-    for (let i = 0; i < qs.rows; i++) {
-      const [best] = await index.search(row(qs, i), { k: 1 });
-      expect(rows[i]).toBe(best!.id);
-      expect(scores[i]).toBeCloseTo(best!.score, 5);
     }
   });
 });

@@ -16,6 +16,34 @@ import type {
 
 export type * from '../../src/server/schemas.js';
 
+/** A map as the app holds it: its summary and its points in typed arrays (a million fit). */
+export interface MapData extends Omit<MapResult, 'ids' | 'coords' | 'top1'> {
+  ids: Int32Array;
+  /** x0, y0, x1, y1, ... */
+  coords: Float32Array;
+  /** ImageNet top-1 class of each point (-1: none) */
+  top1: Int16Array;
+}
+
+/** The thumbnails of one map cell (GET /api/map/cell). */
+export interface MapCell {
+  total: number;
+  tile: number;
+  columns: number;
+  ids: Int32Array;
+  colors: Uint32Array;
+  page: ImageBitmap | null;
+}
+
+async function binary(url: string): Promise<ArrayBuffer> {
+  const res = await fetch(url);
+  if (!res.ok) {
+    const data = (await res.json().catch(() => null)) as { error?: { code: string; message: string } } | null;
+    throw new ApiError(res.status, data?.error?.code ?? 'E_HTTP', data?.error?.message ?? `HTTP ${res.status}`);
+  }
+  return res.arrayBuffer();
+}
+
 export class ApiError extends Error {
   constructor(
     readonly status: number,
@@ -81,6 +109,35 @@ export const api = {
   },
   map: () => call<MapResult>('GET', '/api/map'),
   mapByKey: (key: string) => call<MapResult>('GET', `/api/map${qs({ key })}`),
+  /** a map with its points read in binary (8 MB a million rather than tens of MB of JSON) */
+  mapData: async (key: string): Promise<MapData> => {
+    const [summary, buf] = await Promise.all([
+      call<MapResult>('GET', `/api/map${qs({ key, points: false })}`),
+      binary(`/api/map/points${qs({ key })}`),
+    ]);
+    const n = new DataView(buf).getUint32(0, true);
+    return {
+      ...summary,
+      count: n,
+      ids: new Int32Array(buf, 8, n),
+      coords: new Float32Array(buf, 8 + 4 * n, 2 * n),
+      top1: new Int16Array(buf, 8 + 12 * n, n),
+    };
+  },
+  mapCell: async (key: string, z: number, x: number, y: number): Promise<MapCell> => {
+    const buf = await binary(`/api/map/cell${qs({ key, z, x, y })}`);
+    const head = new DataView(buf);
+    const count = head.getUint32(0, true);
+    const page = count > 0 ? await createImageBitmap(new Blob([buf.slice(16 + 8 * count)], { type: 'image/webp' })) : null;
+    return {
+      total: head.getUint32(4, true),
+      tile: head.getUint32(8, true),
+      columns: head.getUint32(12, true),
+      ids: new Int32Array(buf, 16, count),
+      colors: new Uint32Array(buf, 16 + 4 * count, count),
+      page,
+    };
+  },
   computeMap: (p: Record<string, unknown>) => call<JobInfo>('POST', '/api/map', p),
   /** the atlas of the current images, or null until it is built */
   atlas: () =>

@@ -192,6 +192,8 @@ showTab('image');
 void (async () => {
   try {
     await state.refreshInfo();
+    // the map first (a large one takes a moment); labels and predictions recolour it when they come
+    void map.load();
     await Promise.all([state.refreshLabels(), state.refreshPredictions(state.info!.predictions)]);
     if (state.info!.jobs.running + state.info!.jobs.queued > 0) watchJobs();
     // jobs finished before this page opened are not news
@@ -201,5 +203,4 @@ void (async () => {
     changedBanner.hidden = false;
     return;
   }
-  await map.load();
 })();

@@ -4,11 +4,17 @@
  * highlight their images, a hover card, click or tap to open an image, lasso to select. Every
  * empty or failed state says what to do next.
  */
-import { api, errorText, followJob, type ImageDetail, type JobInfo, type MapResult } from './api.js';
+import { api, errorText, followJob, type ImageDetail, type JobInfo, type MapData } from './api.js';
 import { h, percent } from './dom.js';
 import { state, type ColorMode } from './state.js';
 import { MapView } from './viewer/map-view.js';
 import { categoryColors, type Legend } from './viewer/palette.js';
+
+/**
+ * Past this many images a map has no atlas of everything (pages of 16k tiles each, hundreds of MB
+ * decoded): the thumbnails of the cells in view are fetched as the map zooms in.
+ */
+const ONE_ATLAS_MAX = 50_000;
 
 function loadImage(src: string): Promise<HTMLImageElement> {
   return new Promise((resolve, reject) => {
@@ -177,7 +183,7 @@ export class MapPane {
     this.setStatus('Loading the map…');
     try {
       const key = info?.currentMap;
-      if (key) await this.show(await api.mapByKey(key));
+      if (key) await this.show(await api.mapData(key));
       else await this.compute({ method: 'tsne' });
     } catch (e) {
       this.failed(e, () => void this.load());
@@ -209,14 +215,14 @@ export class MapPane {
         );
         return;
       }
-      await this.show(await api.mapByKey((end.result as { key: string }).key));
+      await this.show(await api.mapData((end.result as { key: string }).key));
       state.emit('jobs');
     } catch (e) {
       this.failed(e, () => void this.compute(params, keep));
     }
   }
 
-  private async show(map: MapResult): Promise<void> {
+  private async show(map: MapData): Promise<void> {
     state.map = map;
     const xs = new Float32Array(map.count);
     const ys = new Float32Array(map.count);
@@ -230,6 +236,12 @@ export class MapPane {
     this.view.setFocus(focus ?? null);
     this.applySearch();
     state.emit('map');
+    if (map.count > ONE_ATLAS_MAX) {
+      this.view.setCellSource((z, x, y) => api.mapCell(map.key, z, x, y));
+      this.setStatus(null);
+      this.element.dataset['ready'] = 'true';
+      return;
+    }
     this.setStatus('Loading thumbnails…');
     // built already (the usual case), the server answers with the job that built it
     const atlas = await this.buildAtlas();
@@ -319,9 +331,9 @@ export class MapPane {
     this.colorSelect.value = mode;
     let legend: Legend | null = null;
     if (map) {
-      if (mode === 'top1') legend = categoryColors(map.top1.map((t) => (t >= 0 ? map.classes[t]! : null)));
-      else if (mode === 'label') legend = categoryColors(map.ids.map((id) => state.labels.get(id) ?? null));
-      else if (mode === 'prediction') legend = categoryColors(map.ids.map((id) => state.predictionOf(id)?.label ?? null));
+      if (mode === 'top1') legend = categoryColors(Array.from(map.top1, (t) => (t >= 0 ? map.classes[t]! : null)));
+      else if (mode === 'label') legend = categoryColors(Array.from(map.ids, (id) => state.labels.get(id) ?? null));
+      else if (mode === 'prediction') legend = categoryColors(Array.from(map.ids, (id) => state.predictionOf(id)?.label ?? null));
     }
     this.legendData = legend;
     this.legendPick = null;

@@ -1,13 +1,13 @@
 /** The app's shared state (what is selected, shown, labelled) and change notifications. */
 import { PredictionLookup } from '../../src/server/predictions.js';
-import { api, type Info, type MapResult, type Predictions } from './api.js';
+import { api, type Info, type MapData, type Predictions } from './api.js';
 
 export type ColorMode = 'image' | 'top1' | 'label' | 'prediction';
 type Topic = 'info' | 'map' | 'labels' | 'predictions' | 'selection' | 'current' | 'color' | 'jobs';
 
 class State {
   info: Info | null = null;
-  map: MapResult | null = null;
+  map: MapData | null = null;
   labels = new Map<number, string>();
   predictions: Predictions | null = null;
   private lookup = new PredictionLookup(null);

@@ -1,6 +1,5 @@
 /** Routes for maps and their thumbnail atlases. */
 import type { MapRequest } from '../../collection/index.js';
-import { imagenetClasses } from '../../imagenet/classes.js';
 import { checkProjectOptions } from '../../projection/index.js';
 import type { Snapshot } from '../catalogue.js';
 import type { ServerContext } from '../context.js';
@@ -31,25 +30,24 @@ function mapRequest(p: MapParams): MapRequest {
 const round = (v: number): number => Number(v.toPrecision(6));
 
 export function registerMapRoutes(app: App, ctx: ServerContext): void {
-  const mapAnswer = async (snap: Snapshot, key: string): Promise<MapResult | null> => {
-    const p = await ctx.store.projection(key);
+  const mapAnswer = async (snap: Snapshot, key: string, points = true): Promise<MapResult | null> => {
+    const p = await ctx.storedMap(key);
     if (!p) return null;
-    const classes: Record<string, string> = {};
-    const top1 = Array.from(p.ids, (id) => {
-      const t = snap.rows.get(id)?.top1 ?? -1;
-      if (t >= 0) classes[t] = imagenetClasses()[t]!.label;
-      return t;
-    });
-    return {
+    const { top1, classes } = ctx.mapClassesOf(snap, key, p);
+    const head = {
       key,
       method: p.method,
       params: p.params,
       kl: typeof p.info['kl'] === 'number' ? p.info['kl'] : null,
       seconds: typeof p.info['seconds'] === 'number' ? p.info['seconds'] : 0,
       count: p.ids.length,
+    };
+    if (!points) return { ...head, ids: [], coords: [], top1: [], classes };
+    return {
+      ...head,
       ids: Array.from(p.ids),
       coords: Array.from(p.coords, round),
-      top1,
+      top1: Array.from(top1),
       classes,
     };
   };
@@ -57,21 +55,50 @@ export function registerMapRoutes(app: App, ctx: ServerContext): void {
   app.route({
     ...API.map,
     handler: async (req) => {
-      const { key, ...params } = req.query;
+      const { key, points, ...params } = req.query;
       const snap = await ctx.live.current();
       if (key !== undefined) {
-        const m = await mapAnswer(snap, key);
+        const m = await mapAnswer(snap, key, points);
         if (!m) throw notFound('no map with this key');
         return m;
       }
       if (params.method !== undefined) {
-        const m = await mapAnswer(snap, await ctx.collection.mapKey(mapRequest(params)));
+        const m = await mapAnswer(snap, await ctx.collection.mapKey(mapRequest(params)), points);
         if (!m) throw notFound('no such map of the current collection yet (POST /api/map to compute it)');
         return m;
       }
       const current = await ctx.currentMapKey(snap);
-      if (current) return (await mapAnswer(snap, current))!;
+      if (current) return (await mapAnswer(snap, current, points))!;
       throw notFound('no map of the current collection yet (POST /api/map to compute it)');
+    },
+  });
+
+  app.route({
+    ...API.mapPoints,
+    handler: async (req, reply) => {
+      const p = await ctx.storedMap(req.query.key);
+      if (!p) throw notFound('no map with this key');
+      const { top1: classes } = ctx.mapClassesOf(await ctx.live.current(), req.query.key, p);
+      const n = p.ids.length;
+      // 8-byte header, then ids and coords (4-byte aligned), then the int16 classes
+      const out = Buffer.alloc(8 + 12 * n + 2 * n);
+      out.writeUInt32LE(n, 0);
+      Buffer.from(p.ids.buffer, p.ids.byteOffset, 4 * n).copy(out, 8);
+      Buffer.from(p.coords.buffer, p.coords.byteOffset, 8 * n).copy(out, 8 + 4 * n);
+      Buffer.from(classes.buffer, classes.byteOffset, 2 * n).copy(out, 8 + 12 * n);
+      // a map's key names its content: the same key is always the same points
+      return reply.type('application/octet-stream').header('cache-control', 'private, max-age=86400, immutable').send(out);
+    },
+  });
+
+  app.route({
+    ...API.mapCell,
+    handler: async (req, reply) => {
+      const { key, z, x, y } = req.query;
+      if (x >= 2 ** z || y >= 2 ** z) throw badRequest(`cell ${x}, ${y} is outside level ${z} (0..${2 ** z - 1})`);
+      const data = await ctx.cellAtlas(key, z, x, y);
+      if (!data) throw notFound('no map with this key');
+      return reply.type('application/octet-stream').header('cache-control', 'private, max-age=3600').send(data);
     },
   });
 

@@ -32,6 +32,18 @@ export interface AtlasImages {
   pages: CanvasImageSource[];
 }
 
+/** The thumbnails of one cell of the map (see src/atlas/cells.ts): `ids[k]` is tile k of `page`. */
+export interface CellAtlas {
+  tile: number;
+  columns: number;
+  ids: ArrayLike<number>;
+  colors: ArrayLike<number>;
+  page: CanvasImageSource | null;
+}
+
+/** Where the thumbnails of cell (x, y) of level z come from (maps too large for one atlas). */
+export type CellSource = (level: number, x: number, y: number) => Promise<CellAtlas>;
+
 export interface MapViewOptions {
   onHover?: (index: number | null, clientX: number, clientY: number) => void;
   onClick?: (index: number | null) => void;
@@ -67,6 +79,17 @@ const TOUCH_TARGET = 32;
 /** A touch moving less than this (px) is a tap; a mouse, less than 4 px. */
 const TAP_SLOP_TOUCH = 10;
 const DOUBLE_TAP_MS = 280;
+/** Cells are fetched at the level where one is about this wide on screen (CSS px)... */
+const CELL_SCREEN_PX = 384;
+/** ...the finest level there is (the server's CELL_LEVELS)... */
+const CELL_LEVELS = 10;
+/** ...at most this many at once, and this many kept (least recently in view dropped first). */
+const CELL_CONCURRENCY = 3;
+const CELLS_KEPT = 48;
+/** Tile slots per cell page (at least the server's CELL_MAX_IMAGES; a page is 32 tiles wide). */
+const CELL_TILES = 1024;
+/** Dots at most this large (device px) are summed per pixel: dense parts of the map show as density. */
+const DENSITY_DOT = 3;
 
 export class MapView {
   readonly canvas: HTMLCanvasElement;
@@ -85,7 +108,8 @@ export class MapView {
   private readonly options: MapViewOptions;
   private n = 0;
   private ids = new Int32Array(0);
-  private indexOfId = new Map<number, number>();
+  /** point index by image id: a table when ids are dense enough (a million Map entries cost ~0.2 s), else a Map */
+  private idTable: Int32Array | Map<number, number> = new Map<number, number>();
   private wx = new Float32Array(0);
   private wy = new Float32Array(0);
   private tileOf = new Int32Array(0);
@@ -127,6 +151,16 @@ export class MapView {
   private readonly resizeObserver: ResizeObserver;
   /** duration of the last frames drawn, ms (for tests and tuning) */
   readonly frameTimes: number[] = [];
+  /** complete renders shown so far, and when the first with points was (performance.now(); for tests and benches) */
+  renders = 0;
+  firstRenderAt = 0;
+  /** cell atlases (maps too large for one atlas): where they come from, and those held by "z/x/y" */
+  private cellSource: CellSource | null = null;
+  private readonly cells = new Map<string, { page: number; indices: Int32Array }>();
+  private readonly cellsLoading = new Set<string>();
+  private readonly cellsFailed = new Set<string>();
+  private cellsWanted: { key: string; level: number; x: number; y: number }[] = [];
+  private cellGeneration = 0;
 
   constructor(container: HTMLElement, options: MapViewOptions = {}) {
     this.options = options;
@@ -155,7 +189,7 @@ export class MapView {
   }
 
   indexOf(id: number): number | undefined {
-    return this.indexOfId.get(id);
+    return this.lookup(id);
   }
 
   /** Points in map coordinates (any range; the view fits them). Resets the view. */
@@ -163,7 +197,21 @@ export class MapView {
     const n = ids.length;
     this.n = n;
     this.ids = Int32Array.from(ids);
-    this.indexOfId = new Map(Array.from(this.ids, (id, i) => [id, i]));
+    let maxId = -1;
+    let minId = 0;
+    for (let i = 0; i < n; i++) {
+      maxId = Math.max(maxId, this.ids[i]!);
+      minId = Math.min(minId, this.ids[i]!);
+    }
+    if (minId >= 0 && maxId < 4 * n + 1024) {
+      const table = new Int32Array(maxId + 1).fill(-1);
+      for (let i = 0; i < n; i++) table[this.ids[i]!] = i;
+      this.idTable = table;
+    } else {
+      const map = new Map<number, number>();
+      for (let i = 0; i < n; i++) map.set(this.ids[i]!, i);
+      this.idTable = map;
+    }
     let minX = Infinity,
       maxX = -Infinity,
       minY = Infinity,
@@ -188,13 +236,34 @@ export class MapView {
     this.frame = null;
     this.focus = -1;
     this.clearLod();
+    this.clearCells();
     this.buildGrid();
     this.applyAtlas();
     this.resetView();
   }
 
+  /**
+   * Thumbnails fetched cell by cell as the view needs them (a map too large for one atlas): the
+   * whole map shows as dots and density, and zooming in brings in the thumbnails of the cells in
+   * view. Null: none (setAtlas instead).
+   */
+  setCellSource(source: CellSource | null): void {
+    this.clearCells();
+    this.cellSource = source;
+    this.atlas = source ? { tile: 32, columns: 32, perPage: CELL_TILES, ids: [], colors: [], pages: [] } : null;
+    this.applyAtlas();
+    this.redraw();
+  }
+
+  /** Cell atlases held and loading (for tests). */
+  get cellState(): { held: number; loading: number; failed: number } {
+    return { held: this.cells.size, loading: this.cellsLoading.size, failed: this.cellsFailed.size };
+  }
+
   /** The thumbnails; pages are turned into ImageBitmaps (several times faster to draw from than images). */
   async setAtlas(atlas: AtlasImages | null): Promise<void> {
+    this.clearCells();
+    this.cellSource = null;
     const pages = atlas ? await Promise.all(atlas.pages.map((p) => (p instanceof HTMLImageElement ? createImageBitmap(p) : p))) : [];
     this.atlas = atlas && { ...atlas, pages };
     this.applyAtlas();
@@ -277,7 +346,7 @@ export class MapView {
 
   /** Where a point is drawn, in client (page viewport) coordinates; null when off-canvas. */
   screenPositionOf(id: number): { x: number; y: number } | null {
-    const i = this.indexOfId.get(id);
+    const i = this.lookup(id);
     if (i === undefined) return null;
     const [sx, sy] = this.toScreen(this.wx[i]!, this.wy[i]!);
     if (sx < 0 || sy < 0 || sx > this.width || sy > this.height) return null;
@@ -319,6 +388,7 @@ export class MapView {
   destroy(): void {
     this.resizeObserver.disconnect();
     this.clearLod();
+    this.clearCells();
     this.canvas.remove();
   }
 
@@ -399,8 +469,17 @@ export class MapView {
     return this.cellCoord(wy) * this.gridSize + this.cellCoord(wx);
   }
 
+  /** The point index of an image id. */
+  private lookup(id: number): number | undefined {
+    const t = this.idTable;
+    if (t instanceof Map) return t.get(id);
+    const i = id >= 0 && id < t.length ? t[id]! : -1;
+    return i >= 0 ? i : undefined;
+  }
+
   /** Indices of points whose centre is in a world rectangle, in grid order. */
-  private *pointsIn(x0: number, y0: number, x1: number, y1: number): Generator<number> {
+  private pointsIn(x0: number, y0: number, x1: number, y1: number): number[] {
+    const out: number[] = [];
     const c0 = this.cellCoord(x0),
       c1 = this.cellCoord(x1),
       r0 = this.cellCoord(y0),
@@ -412,10 +491,11 @@ export class MapView {
           const i = this.cellItems[k]!;
           const x = this.wx[i]!,
             y = this.wy[i]!;
-          if (x >= x0 && x <= x1 && y >= y0 && y <= y1) yield i;
+          if (x >= x0 && x <= x1 && y >= y0 && y <= y1) out.push(i);
         }
       }
     }
+    return out;
   }
 
   private applyAtlas(): void {
@@ -424,7 +504,7 @@ export class MapView {
     const a = this.atlas;
     if (!a) return;
     for (let t = 0; t < a.ids.length; t++) {
-      const i = this.indexOfId.get(a.ids[t]!);
+      const i = this.lookup(a.ids[t]!);
       if (i === undefined) continue;
       this.tileOf[i] = t;
       this.dot[i] = a.colors[t] ?? 0x8a8a8a;
@@ -483,6 +563,8 @@ export class MapView {
         const layer = this.work;
         this.work = this.done?.layer ?? offscreen();
         this.done = { layer, view: task.view };
+        this.renders++;
+        if (this.firstRenderAt === 0 && this.n > 0) this.firstRenderAt = performance.now();
       } else this.schedule();
     }
     this.present();
@@ -551,7 +633,7 @@ export class MapView {
     const m = this.unit;
     const [x0, y0] = this.toWorld(0, 0);
     const [x1, y1] = this.toWorld(this.width, this.height);
-    const normal: number[] = [];
+    let normal: number[] = [];
     const front: number[] = [];
     const hl = this.highlight;
     for (const i of this.pointsIn(x0 - m, y0 - m, x1 + m, y1 + m)) {
@@ -559,12 +641,17 @@ export class MapView {
       else normal.push(i);
     }
     const thumbs = this.atlas !== null && size >= THUMB_MIN_PX;
+    if (thumbs && this.cellSource) {
+      this.wantCells(x0, y0, x1, y1);
+      // images whose cell is not in yet (or not in its sample) first, as small dots under the thumbnails
+      normal = [...normal.filter((i) => this.tileOf[i]! < 0), ...normal.filter((i) => this.tileOf[i]! >= 0)];
+    } else this.cellsWanted = [];
     const visible = normal.length + front.length;
     const detail =
       thumbs && this.options.thumbnailUrl && visible <= LOD_MAX_VISIBLE && size * dpr > this.atlas!.tile * LOD_FROM
         ? (LOD_LEVELS.find((l) => l >= size * dpr * 0.85) ?? LOD_LEVELS[LOD_LEVELS.length - 1]!)
         : 0;
-    this.wantDetail(detail, [...front, ...normal]);
+    this.wantDetail(detail, detail > 0 ? [...front, ...normal] : []);
     return { view: this.view(), dpr, size, thumbs, detail, normal, front, next: 0, started: false };
   }
 
@@ -622,7 +709,98 @@ export class MapView {
       this.lodPixels -= v.bitmap.width * v.bitmap.height;
       v.bitmap.close();
     }
-    if (this.indexOfId.has(id)) this.redraw();
+    if (this.lookup(id) !== undefined) this.redraw();
+  }
+
+  /** Ask for the cells in a world rectangle at the level of the current zoom, nearest the centre first. */
+  private wantCells(x0: number, y0: number, x1: number, y1: number): void {
+    const level = Math.min(CELL_LEVELS, Math.max(0, Math.ceil(Math.log2((2 * this.scale) / CELL_SCREEN_PX))));
+    const side = 2 ** level;
+    const at = (w: number): number => Math.min(side - 1, Math.max(0, Math.floor(((w + 1) / 2) * side)));
+    const wanted: { key: string; level: number; x: number; y: number; d: number }[] = [];
+    const [cx, cy] = [at(this.cx), at(this.cy)];
+    for (let y = at(y0); y <= at(y1); y++) {
+      for (let x = at(x0); x <= at(x1); x++) {
+        const key = `${level}/${x}/${y}`;
+        const held = this.cells.get(key);
+        if (held) {
+          // in view: kept longest
+          this.cells.delete(key);
+          this.cells.set(key, held);
+        } else if (!this.cellsLoading.has(key) && !this.cellsFailed.has(key))
+          wanted.push({ key, level, x, y, d: (x - cx) ** 2 + (y - cy) ** 2 });
+      }
+    }
+    this.cellsWanted = wanted.sort((a, b) => a.d - b.d);
+    this.pumpCells();
+  }
+
+  private pumpCells(): void {
+    const source = this.cellSource;
+    if (!source) return;
+    const generation = this.cellGeneration;
+    while (this.cellsLoading.size < CELL_CONCURRENCY && this.cellsWanted.length > 0) {
+      const { key, level, x, y } = this.cellsWanted.shift()!;
+      if (this.cells.has(key) || this.cellsLoading.has(key)) continue;
+      this.cellsLoading.add(key);
+      void source(level, x, y)
+        .then(
+          (cell) => {
+            if (generation === this.cellGeneration) this.addCell(key, cell);
+            else if (cell.page instanceof ImageBitmap) cell.page.close();
+          },
+          () => generation === this.cellGeneration && this.cellsFailed.add(key),
+        )
+        .finally(() => {
+          if (generation !== this.cellGeneration) return;
+          this.cellsLoading.delete(key);
+          this.pumpCells();
+        });
+    }
+  }
+
+  private addCell(key: string, cell: CellAtlas): void {
+    const a = this.atlas;
+    if (!a || !cell.page || cell.ids.length === 0 || cell.tile !== a.tile || cell.columns !== a.columns) return;
+    // a free page slot (one a dropped cell left), or a new one
+    let slot = a.pages.findIndex((p) => !p);
+    if (slot < 0) slot = a.pages.length;
+    a.pages[slot] = cell.page;
+    const indices = new Int32Array(cell.ids.length);
+    for (let k = 0; k < cell.ids.length; k++) {
+      const i = this.lookup(cell.ids[k]!) ?? -1;
+      indices[k] = i;
+      if (i < 0) continue;
+      this.tileOf[i] = slot * a.perPage + k;
+      this.dot[i] = cell.colors[k] ?? this.dot[i]!;
+    }
+    this.cells.set(key, { page: slot, indices });
+    for (const [k, v] of this.cells) {
+      if (this.cells.size <= CELLS_KEPT) break;
+      this.dropCell(k, v);
+    }
+    this.redraw();
+  }
+
+  private dropCell(key: string, cell: { page: number; indices: Int32Array }): void {
+    const a = this.atlas!;
+    this.cells.delete(key);
+    const page = a.pages[cell.page];
+    if (page instanceof ImageBitmap) page.close();
+    delete a.pages[cell.page];
+    for (const i of cell.indices) if (i >= 0 && Math.floor(this.tileOf[i]! / a.perPage) === cell.page) this.tileOf[i] = -1;
+  }
+
+  private clearCells(): void {
+    this.cellGeneration++;
+    if (this.cellSource && this.atlas) {
+      for (const p of this.atlas.pages) if (p instanceof ImageBitmap) p.close();
+      this.atlas.pages.length = 0;
+    }
+    this.cells.clear();
+    this.cellsLoading.clear();
+    this.cellsFailed.clear();
+    this.cellsWanted = [];
   }
 
   private clearLod(): void {
@@ -670,37 +848,71 @@ export class MapView {
     return [v.width / 2 + (wx - v.cx) * v.scale, v.height / 2 + (wy - v.cy) * v.scale];
   }
 
-  /** Far-away images as squares of their colour, written straight into the pixels. */
+  /**
+   * Far-away images as squares of their colour, written straight into the pixels. Small dots are
+   * summed per pixel: where many images fall on one pixel (a million-image map seen whole) it shows
+   * their mean colour, darker the more there are, so the map reads as density, not as whichever
+   * dot came last.
+   */
   private writeDots(task: RenderTask, points: number[], alpha: number): void {
     const canvas = this.work.canvas;
     const w = canvas.width;
     const h = canvas.height;
     const img = this.work.g.createImageData(w, h);
     const px = new Uint32Array(img.data.buffer);
-    const bg = (0xff000000 | ((BACKGROUND_RGB & 255) << 16) | (BACKGROUND_RGB & 0xff00) | ((BACKGROUND_RGB >> 16) & 255)) >>> 0;
-    px.fill(bg);
-    const d = Math.max(2, Math.round(task.size * task.dpr));
-    const half = d / 2;
     const bgR = (BACKGROUND_RGB >> 16) & 255,
       bgG = (BACKGROUND_RGB >> 8) & 255,
       bgB = BACKGROUND_RGB & 255;
-    for (const i of points) {
-      const [sx, sy] = this.toScreenIn(task.view, this.wx[i]!, this.wy[i]!);
-      const rgb = this.frameRgb && this.frameRgb[i]! >= 0 ? this.frameRgb[i]! : this.dot[i]!;
-      let r = (rgb >> 16) & 255,
-        gg = (rgb >> 8) & 255,
-        b = rgb & 255;
-      if (alpha < 1) {
-        r = Math.round(bgR + (r - bgR) * alpha);
-        gg = Math.round(bgG + (gg - bgG) * alpha);
-        b = Math.round(bgB + (b - bgB) * alpha);
+    px.fill((0xff000000 | (bgB << 16) | (bgG << 8) | bgR) >>> 0);
+    const d = Math.max(2, Math.round(task.size * task.dpr));
+    const half = d / 2;
+    const v = task.view;
+    const k = v.scale * task.dpr;
+    const ox = (v.width / 2 - v.cx * v.scale) * task.dpr - half;
+    const oy = (v.height / 2 - v.cy * v.scale) * task.dpr - half;
+    if (d > DENSITY_DOT) {
+      for (const i of points) {
+        const rgb = this.frameRgb && this.frameRgb[i]! >= 0 ? this.frameRgb[i]! : this.dot[i]!;
+        const [r, g, b] = blend(rgb, alpha);
+        const abgr = (0xff000000 | (b << 16) | (g << 8) | r) >>> 0;
+        const xa = Math.max(0, Math.round(this.wx[i]! * k + ox));
+        const ya = Math.max(0, Math.round(this.wy[i]! * k + oy));
+        const xb = Math.min(w, xa + d);
+        const yb = Math.min(h, ya + d);
+        for (let y = ya; y < yb; y++) px.fill(abgr, y * w + xa, y * w + xb);
       }
-      const abgr = (0xff000000 | (b << 16) | (gg << 8) | r) >>> 0;
-      const xa = Math.max(0, Math.round(sx * task.dpr - half));
-      const ya = Math.max(0, Math.round(sy * task.dpr - half));
-      const xb = Math.min(w, xa + d);
-      const yb = Math.min(h, ya + d);
-      for (let y = ya; y < yb; y++) px.fill(abgr, y * w + xa, y * w + xb);
+    } else {
+      // each image counted (and its colour summed) at its dot's top-left pixel, then a d×d box
+      // sum spreads that over the dot: the same as summing every dot's pixels, for a tenth of the work
+      const count = new Float32Array(w * h);
+      const red = new Float32Array(w * h);
+      const green = new Float32Array(w * h);
+      const blue = new Float32Array(w * h);
+      for (const i of points) {
+        const x = Math.round(this.wx[i]! * k + ox);
+        const y = Math.round(this.wy[i]! * k + oy);
+        if (x < -d || y < -d || x >= w || y >= h) continue;
+        const o = Math.max(0, y) * w + Math.max(0, x);
+        const rgb = this.frameRgb && this.frameRgb[i]! >= 0 ? this.frameRgb[i]! : this.dot[i]!;
+        count[o]!++;
+        red[o] += (rgb >> 16) & 255;
+        green[o] += (rgb >> 8) & 255;
+        blue[o] += rgb & 255;
+      }
+      for (const a of [count, red, green, blue]) boxSum(a, w, h, d);
+      let most = 1;
+      for (let o = 0; o < count.length; o++) if (count[o]! > most) most = count[o]!;
+      // one image on a pixel: its colour as it is; the densest pixel: 55% darker
+      const darkest = most > 1 ? 0.55 / Math.log(most) : 0;
+      const shadeOf = Float32Array.from({ length: most + 1 }, (_, c) => (c > 0 ? (1 - darkest * Math.log(c)) / c : 0));
+      for (let o = 0; o < count.length; o++) {
+        const c = count[o]!;
+        if (c < 0.5) continue;
+        const shade = shadeOf[Math.round(c)]!;
+        const mean = ((Math.round(red[o]! * shade) << 16) | (Math.round(green[o]! * shade) << 8) | Math.round(blue[o]! * shade)) >>> 0;
+        const [r, g, b] = blend(mean, alpha);
+        px[o] = (0xff000000 | (b << 16) | (g << 8) | r) >>> 0;
+      }
     }
     this.work.g.putImageData(img, 0, 0);
   }
@@ -712,8 +924,10 @@ export class MapView {
     const size = task.size;
     const half = size / 2;
     const a = this.atlas;
-    if (!task.thumbs || t < 0 || !a) {
-      const d = Math.max(size, emphasise ? 4 : 2.5);
+    const page = a && t >= 0 ? a.pages[Math.floor(t / a.perPage)] : undefined;
+    if (!task.thumbs || !page || !a) {
+      // in a cell-by-cell map, an image without its tile yet is a dot, not a square of its size
+      const d = Math.max(this.cellSource && task.thumbs ? Math.min(size, 6) : size, emphasise ? 4 : 2.5);
       g.fillStyle = frame ?? hexColor(this.dot[i]!);
       g.fillRect(sx - d / 2, sy - d / 2, d, d);
       return;
@@ -732,7 +946,7 @@ export class MapView {
       const local = t % a.perPage;
       // inset by a pixel: filtering must not pick up the neighbouring tile's edge
       g.drawImage(
-        a.pages[Math.floor(t / a.perPage)]!,
+        page,
         (local % a.columns) * a.tile + 1,
         Math.floor(local / a.columns) * a.tile + 1,
         a.tile - 2,
@@ -964,6 +1178,47 @@ interface RenderTask {
   front: number[];
   next: number;
   started: boolean;
+}
+
+/** In place: each pixel becomes the sum of the d×d box ending at it (the dots whose top-left corner is within d − 1 px up and left). */
+function boxSum(a: Float32Array, w: number, h: number, d: number): void {
+  const row = new Float32Array(w);
+  for (let o = 0; o < w * h; o += w) {
+    row.set(a.subarray(o, o + w));
+    let acc = 0;
+    for (let x = 0; x < w; x++) {
+      acc += row[x]! - (x >= d ? row[x - d]! : 0);
+      a[o + x] = acc;
+    }
+  }
+  // down the columns, row by row: running sums per column, less the row that left the box
+  const ring = new Float32Array(w * d);
+  const sums = new Float32Array(w);
+  for (let y = 0; y < h; y++) {
+    const o = y * w;
+    const slot = (y % d) * w;
+    for (let x = 0; x < w; x++) {
+      const v = a[o + x]!;
+      const acc = sums[x]! + v - (y >= d ? ring[slot + x]! : 0);
+      ring[slot + x] = v;
+      sums[x] = acc;
+      a[o + x] = acc;
+    }
+  }
+}
+
+/** A colour faded towards the background by `alpha` (1: as it is), as [r, g, b]. */
+function blend(rgb: number, alpha: number): [number, number, number] {
+  const r = (rgb >> 16) & 255,
+    g = (rgb >> 8) & 255,
+    b = rgb & 255;
+  if (alpha >= 1) return [r, g, b];
+  const bg = BACKGROUND_RGB;
+  return [
+    Math.round(((bg >> 16) & 255) + (r - ((bg >> 16) & 255)) * alpha),
+    Math.round(((bg >> 8) & 255) + (g - ((bg >> 8) & 255)) * alpha),
+    Math.round((bg & 255) + (b - (bg & 255)) * alpha),
+  ];
 }
 
 function offscreen(): Layer {
