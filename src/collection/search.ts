@@ -402,6 +402,14 @@ export class CollectionSearch {
 
   private checkSample: Promise<{ ids: Int32Array; matrix: Matrix }> | null = null;
 
+  /**
+   * Read ahead what the first threshold or histogram of a large collection would wait for (the
+   * uniform sample: 10,000 random reads, seconds on a cold disk); a server calls this at start.
+   */
+  async prepare(): Promise<void> {
+    if (this.large && !this.loaded) await this.sample();
+  }
+
   /** The uniform sample kept for checks and histograms (read on first use). */
   private sample(): Promise<{ ids: Int32Array; matrix: Matrix }> {
     this.checkSample ??= this.store.embeddedIds().then((ids) => this.store.embeddingsOf(sampleIds(ids, CHECK_SAMPLE)));

@@ -151,11 +151,13 @@ export async function createServer(options: ServerOptions): Promise<ConvlensServ
     throw e;
   });
   context.authRequired = token !== null;
-  // the current map read ahead (a million points take a second to read and check): the first page
-  // load need not wait for it
+  // read ahead what the first page load and the first threshold of a large collection would wait
+  // for: the current map (a million points take a second to read and check), the search's sample
   void context.live
     .current()
     .then((snap) => context.currentMapKey(snap))
+    .then(() => collection.search())
+    .then((search) => search.prepare())
     .catch(() => undefined);
 
   const logInternal = (e: unknown): void => {
