@@ -102,8 +102,9 @@ export async function run(args: string[] = []): Promise<void> {
   const { child, url } = await startServer(db, webDir);
   result['serverStartSeconds'] = +((performance.now() - t0) / 1000).toFixed(2);
   const pid = child.pid!;
-  const browser = await launchChromiumBrowser();
+  let browser: Awaited<ReturnType<typeof launchChromiumBrowser>> | null = null;
   try {
+    browser = await launchChromiumBrowser();
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1 });
     const page = await context.newPage();
     const errors: string[] = [];
@@ -185,7 +186,7 @@ export async function run(args: string[] = []): Promise<void> {
 
     Object.assign(result, { points, firstDrawMs, errors, serverRssMiB: status(pid, 'VmRSS'), serverPeakRssMiB: status(pid, 'VmHWM') });
   } finally {
-    await browser.close();
+    await browser?.close();
     child.kill('SIGTERM');
   }
   console.log(JSON.stringify(result, null, 2));
