@@ -12,7 +12,7 @@
  *   npm run bench -- large [--rows 1000000] [--db FILE] [--sample 50000] [--memory-rows 0] [--steps a,b]
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -114,8 +114,20 @@ export async function run(args: string[]): Promise<void> {
   const db = arg(args, '--db', join(tmpdir(), `convlens-large-${rows}.db`));
   const only = arg(args, '--step', '');
   if (only) {
+    // peak RSS counts the pages of a memory-mapped HNSW file the step touched (file-backed, given
+    // back under pressure): the largest anonymous part (the process's own memory) is sampled too
+    let anon = 0;
+    const sampleAnon = (): void => {
+      const m = /RssAnon:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+      if (m) anon = Math.max(anon, Number(m[1]));
+    };
+    const timer = existsSync('/proc/self/status') ? setInterval(sampleAnon, 500) : null;
     const r = await step(only as Step, db, rows, sample, memoryRows);
-    console.log(JSON.stringify({ ...r, peakRssMiB: peakRssMiB() }));
+    if (timer) {
+      clearInterval(timer);
+      sampleAnon();
+    }
+    console.log(JSON.stringify({ ...r, peakRssMiB: peakRssMiB(), ...(timer ? { peakAnonMiB: Math.round(anon / 1024) } : {}) }));
     return;
   }
   const steps = arg(args, '--steps', STEPS.join(',')).split(',') as Step[];

@@ -158,7 +158,10 @@ export class SubspaceNearest {
     if (sample.rows === 0) return bare;
     // f32 in 128-d is 25 MB for 50,000 images; a breadth of 64 finds the nearest all but rarely (tests)
     const graph = HnswIndex.create(k, { metric: 'euclidean', quantization: 'f32', expansionSearch: 64 });
-    graph.add(matrix(sample.rows, k, await bare.project(sample)), Int32Array.from({ length: sample.rows }, (_, i) => i));
+    graph.add(
+      matrix(sample.rows, k, await bare.project(sample)),
+      Int32Array.from({ length: sample.rows }, (_, i) => i),
+    );
     return new SubspaceNearest(p.components, shift, graph);
   }
 

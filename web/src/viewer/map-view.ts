@@ -134,6 +134,8 @@ export class MapView {
   /** world size of a thumbnail */
   private unit = 0.05;
   private scheduled = false;
+  /** the last dots render took more than a couple of frames */
+  private slowDots = false;
   private lasso: [number, number][] | null = null;
   private drag: { x: number; y: number; cx: number; cy: number; moved: boolean; touch: boolean } | null = null;
   /** pointers down on the canvas (canvas px), for pinch */
@@ -544,7 +546,10 @@ export class MapView {
   /** One animation frame: show the preview, advance the full render, show it when complete. */
   private frameTick(): void {
     const t0 = performance.now();
-    if (this.stale && t0 < this.settleAt) {
+    // a finger or the mouse still holding the map counts as moving when the dots take long to
+    // draw (a million of them, a few hundred ms in one go): never in the middle of a drag
+    const holding = this.slowDots && ((this.drag?.moved ?? false) || this.pinch !== null);
+    if (this.stale && (t0 < this.settleAt || holding)) {
       // still moving: only the preview, and look again next frame
       this.present();
       this.schedule();
@@ -822,7 +827,9 @@ export class MapView {
       g.fillRect(0, 0, this.work.canvas.width, this.work.canvas.height);
       g.setTransform(task.dpr, 0, 0, task.dpr, 0, 0);
       if (!task.thumbs) {
+        const t0 = performance.now();
         this.writeDots(task, task.normal, this.highlight ? 0.14 : 1);
+        this.slowDots = performance.now() - t0 > 2 * SLICE_MS;
         task.next = task.normal.length;
       }
     }
