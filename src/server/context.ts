@@ -388,9 +388,10 @@ export class ServerContext {
   /**
    * The atlas of one cell of a map (see atlas/cells.ts), for the wire: a little-endian header
    * (count, total, tile, columns as uint32), the image ids (int32) and mean colours (uint32) of
-   * its tiles, then the WebP page. Null when there is no such map.
+   * its tiles, then the WebP page; and the map's version (when it was saved). Null when there is
+   * no such map.
    */
-  async cellAtlas(key: string, level: number, x: number, y: number): Promise<Buffer | null> {
+  async cellAtlas(key: string, level: number, x: number, y: number): Promise<{ data: Buffer; version: number } | null> {
     const m = await this.storedMap(key);
     if (!m) return null;
     const id = `${key}@${m.createdAt}`;
@@ -402,7 +403,7 @@ export class ServerContext {
       while (this.cellIndexes.size > 2) this.cellIndexes.delete(this.cellIndexes.keys().next().value!);
     }
     const cells = found;
-    return this.cellAtlases.get(`${id}|${level}/${x}/${y}`, async () => {
+    const data = await this.cellAtlases.get(`${id}|${level}/${x}/${y}`, async () => {
       const { indices, total } = cells.cells.cell(level, x, y, CELL_MAX_IMAGES);
       const ids = Int32Array.from(indices, (i) => cells.ids[i]!);
       const tile = 32;
@@ -415,6 +416,7 @@ export class ServerContext {
       const page = atlas.pages[0]?.data ?? Buffer.alloc(0);
       return Buffer.concat([head, Buffer.from(ids.buffer, ids.byteOffset, ids.byteLength), Buffer.from(atlas.colors.buffer), page]);
     });
+    return { data, version: m.createdAt };
   }
 
   async close(): Promise<void> {

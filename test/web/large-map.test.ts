@@ -63,6 +63,14 @@ describe('a map of 60,000 images', () => {
     const full = (await get(`/api/map?key=${SYNTHETIC_MAP_KEY}`)).json() as MapResult;
     expect(Array.from(top1.subarray(0, 500))).toEqual(full.top1.slice(0, 500));
     expect((await get('/api/map/points?key=no-such-map')).statusCode).toBe(404);
+    // a reload keeps the browser's copy: the same map and classes answer 304
+    const again = await server.app.inject({
+      method: 'GET',
+      url: `/api/map/points?key=${SYNTHETIC_MAP_KEY}`,
+      headers: { 'if-none-match': String(r.headers['etag']) },
+    });
+    expect(again.statusCode).toBe(304);
+    expect(again.rawPayload.length).toBe(0);
   });
 
   it("sends a cell's thumbnails: at most 256 spread over it, with how many it holds", async () => {

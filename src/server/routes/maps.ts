@@ -1,4 +1,5 @@
 /** Routes for maps and their thumbnail atlases. */
+import { createHash } from 'node:crypto';
 import type { MapRequest } from '../../collection/index.js';
 import { checkProjectOptions } from '../../projection/index.js';
 import type { Snapshot } from '../catalogue.js';
@@ -78,7 +79,12 @@ export function registerMapRoutes(app: App, ctx: ServerContext): void {
     handler: async (req, reply) => {
       const p = await ctx.storedMap(req.query.key);
       if (!p) throw notFound('no map with this key');
-      const { top1: classes } = ctx.mapClassesOf(await ctx.live.current(), req.query.key, p);
+      const snap = await ctx.live.current();
+      // the same map (a recomputed one is saved again) with the same classes: the browser's copy
+      const etag = `"${p.createdAt}-${createHash('sha1').update(snap.version).digest('hex').slice(0, 16)}"`;
+      reply.header('etag', etag).header('cache-control', 'private, no-cache');
+      if (req.headers['if-none-match'] === etag) return reply.code(304).send();
+      const { top1: classes } = ctx.mapClassesOf(snap, req.query.key, p);
       const n = p.ids.length;
       // 8-byte header, then ids and coords (4-byte aligned), then the int16 classes
       const out = Buffer.alloc(8 + 12 * n + 2 * n);
@@ -86,8 +92,7 @@ export function registerMapRoutes(app: App, ctx: ServerContext): void {
       Buffer.from(p.ids.buffer, p.ids.byteOffset, 4 * n).copy(out, 8);
       Buffer.from(p.coords.buffer, p.coords.byteOffset, 8 * n).copy(out, 8 + 4 * n);
       Buffer.from(classes.buffer, classes.byteOffset, 2 * n).copy(out, 8 + 12 * n);
-      // a map's key names its content: the same key is always the same points
-      return reply.type('application/octet-stream').header('cache-control', 'private, max-age=86400, immutable').send(out);
+      return reply.type('application/octet-stream').send(out);
     },
   });
 
@@ -98,7 +103,11 @@ export function registerMapRoutes(app: App, ctx: ServerContext): void {
       if (x >= 2 ** z || y >= 2 ** z) throw badRequest(`cell ${x}, ${y} is outside level ${z} (0..${2 ** z - 1})`);
       const data = await ctx.cellAtlas(key, z, x, y);
       if (!data) throw notFound('no map with this key');
-      return reply.type('application/octet-stream').header('cache-control', 'private, max-age=3600').send(data);
+      // the thumbnails of this map's cell (a recomputed map is a new version)
+      const etag = `"${data.version}-${z}-${x}-${y}"`;
+      reply.header('etag', etag).header('cache-control', 'private, no-cache');
+      if (req.headers['if-none-match'] === etag) return reply.code(304).send();
+      return reply.type('application/octet-stream').send(data.data);
     },
   });
 
