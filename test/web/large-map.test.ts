@@ -149,6 +149,15 @@ describe('a map of 60,000 images', () => {
       expect(await spread(page)).toBeGreaterThan(15);
       expect(await page.evaluate('window.convlensMap.cellState')).toEqual({ held: 0, loading: 0, failed: 0 });
       await shot(page, 'large-desktop-01-whole');
+      // coloured by class, the density takes each pixel's mean colour
+      const before = (await page.evaluate('window.convlensMap.renders')) as number;
+      await page.getByLabel('colour by').selectOption('top1');
+      await poll(() => page.evaluate('window.convlensMap.renders') as Promise<number>).toBeGreaterThan(before);
+      const coloured = await sharp(await page.locator('canvas.convlens-map-canvas').screenshot()).stats();
+      // grey dots have equal channels; class colours do not
+      expect(Math.abs(coloured.channels[0]!.mean - coloured.channels[2]!.mean)).toBeGreaterThan(1);
+      await shot(page, 'large-desktop-01b-classes');
+      await page.getByLabel('colour by').selectOption('image');
       // no atlas of everything was asked for
       const jobs = (await get('/api/jobs')).json() as { jobs: JobInfo[] };
       expect(jobs.jobs.filter((j) => j.kind === 'atlas')).toEqual([]);

@@ -62,6 +62,8 @@ const SLICE_MS = 10;
 const SETTLE_MS = 90;
 const BACKGROUND = '#f4f4f2';
 const BACKGROUND_RGB = 0xf4f4f2;
+/** An image's dot before its thumbnail's colour is known. */
+const DOT_GREY = 0x8a8a8a;
 const SELECTED = '#ffb000';
 const FOCUS = '#e0115f';
 /** Sharper thumbnails are loaded when at most this many images are in view... */
@@ -136,6 +138,8 @@ export class MapView {
   private scheduled = false;
   /** the last dots render took more than a couple of frames */
   private slowDots = false;
+  /** dots have colours of their own (an atlas's, a cell's); else all grey */
+  private dotsVary = false;
   private lasso: [number, number][] | null = null;
   private drag: { x: number; y: number; cx: number; cy: number; moved: boolean; touch: boolean } | null = null;
   /** pointers down on the canvas (canvas px), for pinch */
@@ -502,14 +506,16 @@ export class MapView {
 
   private applyAtlas(): void {
     this.tileOf = new Int32Array(this.n).fill(-1);
-    this.dot = new Uint32Array(this.n).fill(0x8a8a8a);
+    this.dot = new Uint32Array(this.n).fill(DOT_GREY);
+    this.dotsVary = false;
     const a = this.atlas;
     if (!a) return;
+    this.dotsVary = a.ids.length > 0;
     for (let t = 0; t < a.ids.length; t++) {
       const i = this.lookup(a.ids[t]!);
       if (i === undefined) continue;
       this.tileOf[i] = t;
-      this.dot[i] = a.colors[t] ?? 0x8a8a8a;
+      this.dot[i] = a.colors[t] ?? DOT_GREY;
     }
   }
 
@@ -778,6 +784,7 @@ export class MapView {
       if (i < 0) continue;
       this.tileOf[i] = slot * a.perPage + k;
       this.dot[i] = cell.colors[k] ?? this.dot[i]!;
+      this.dotsVary = true;
     }
     this.cells.set(key, { page: slot, indices });
     for (const [k, v] of this.cells) {
@@ -892,31 +899,38 @@ export class MapView {
       // each image counted (and its colour summed) at its dot's top-left pixel, then a d×d box
       // sum spreads that over the dot: the same as summing every dot's pixels, for a tenth of the work
       const count = new Float32Array(w * h);
-      const red = new Float32Array(w * h);
-      const green = new Float32Array(w * h);
-      const blue = new Float32Array(w * h);
+      // one colour for all (no frames, no thumbnail colours yet): counting is enough
+      const uniform = !this.frameRgb && !this.dotsVary;
+      const red = uniform ? null : new Float32Array(w * h);
+      const green = uniform ? null : new Float32Array(w * h);
+      const blue = uniform ? null : new Float32Array(w * h);
       for (const i of points) {
         const x = Math.round(this.wx[i]! * k + ox);
         const y = Math.round(this.wy[i]! * k + oy);
         if (x < -d || y < -d || x >= w || y >= h) continue;
         const o = Math.max(0, y) * w + Math.max(0, x);
-        const rgb = this.frameRgb && this.frameRgb[i]! >= 0 ? this.frameRgb[i]! : this.dot[i]!;
         count[o]!++;
+        if (!red || !green || !blue) continue;
+        const rgb = this.frameRgb && this.frameRgb[i]! >= 0 ? this.frameRgb[i]! : this.dot[i]!;
         red[o] += (rgb >> 16) & 255;
         green[o] += (rgb >> 8) & 255;
         blue[o] += rgb & 255;
       }
-      for (const a of [count, red, green, blue]) boxSum(a, w, h, d);
+      for (const a of [count, red, green, blue]) if (a) boxSum(a, w, h, d);
       let most = 1;
       for (let o = 0; o < count.length; o++) if (count[o]! > most) most = count[o]!;
       // one image on a pixel: its colour as it is; the densest pixel: 55% darker
       const darkest = most > 1 ? 0.55 / Math.log(most) : 0;
       const shadeOf = Float32Array.from({ length: most + 1 }, (_, c) => (c > 0 ? (1 - darkest * Math.log(c)) / c : 0));
+      const grey = DOT_GREY & 255;
       for (let o = 0; o < count.length; o++) {
         const c = count[o]!;
         if (c < 0.5) continue;
         const shade = shadeOf[Math.round(c)]!;
-        const mean = ((Math.round(red[o]! * shade) << 16) | (Math.round(green[o]! * shade) << 8) | Math.round(blue[o]! * shade)) >>> 0;
+        const mean =
+          red && green && blue
+            ? ((Math.round(red[o]! * shade) << 16) | (Math.round(green[o]! * shade) << 8) | Math.round(blue[o]! * shade)) >>> 0
+            : Math.round(grey * c * shade) * 0x010101;
         const [r, g, b] = blend(mean, alpha);
         px[o] = (0xff000000 | (b << 16) | (g << 8) | r) >>> 0;
       }
