@@ -7,6 +7,7 @@
  * longer side. Points are sorted once by their Morton (Z-order) code at the finest level, so the
  * points of any cell at any level are one contiguous run of that order (two binary searches).
  */
+import { mortonCode } from '../core/morton.js';
 
 /** The finest level (1024 × 1024 cells). */
 export const CELL_LEVELS = 10;
@@ -16,19 +17,6 @@ export const CELL_LEVELS = 10;
  * show as dots until a closer zoom asks for smaller cells).
  */
 export const CELL_MAX_IMAGES = 256;
-
-/** Interleave the bits of x and y (each < 2^16): x in the even bits, y in the odd. */
-function morton(x: number, y: number): number {
-  const spread = (v: number): number => {
-    v &= 0xffff;
-    v = (v | (v << 8)) & 0x00ff00ff;
-    v = (v | (v << 4)) & 0x0f0f0f0f;
-    v = (v | (v << 2)) & 0x33333333;
-    v = (v | (v << 1)) & 0x55555555;
-    return v;
-  };
-  return (spread(x) | (spread(y) << 1)) >>> 0;
-}
 
 /** Cell coordinate at `level` of a value in the map square's [-1, 1]. */
 export function cellCoord(w: number, level: number): number {
@@ -66,7 +54,7 @@ export class MapCells {
     const { mx, my, half } = mapSquare(coords);
     const code = new Uint32Array(n);
     for (let i = 0; i < n; i++) {
-      code[i] = morton(cellCoord((coords[2 * i]! - mx) / half, CELL_LEVELS), cellCoord((coords[2 * i + 1]! - my) / half, CELL_LEVELS));
+      code[i] = mortonCode(cellCoord((coords[2 * i]! - mx) / half, CELL_LEVELS), cellCoord((coords[2 * i + 1]! - my) / half, CELL_LEVELS));
     }
     // counting sort: codes are < 4^CELL_LEVELS; equal codes keep index order
     const start = new Uint32Array(4 ** CELL_LEVELS + 1);
@@ -89,7 +77,7 @@ export class MapCells {
     const side = 2 ** level;
     if (!(level >= 0 && level <= CELL_LEVELS && x >= 0 && y >= 0 && x < side && y < side)) return { indices: new Int32Array(0), total: 0 };
     const shift = 2 * (CELL_LEVELS - level);
-    const lo = morton(x, y) * 2 ** shift;
+    const lo = mortonCode(x, y) * 2 ** shift;
     const hi = lo + 2 ** shift;
     const start = this.lowerBound(lo);
     const end = this.lowerBound(hi);

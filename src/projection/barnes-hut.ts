@@ -17,6 +17,7 @@
  * JavaScript, is shared by the group. A cell holding a point of the group is never summarised.
  */
 
+import { mortonCode } from '../core/morton.js';
 import { allocator } from './parallel.js';
 
 /** Node record layout (Float64Array, stride 8). */
@@ -96,7 +97,7 @@ export class QuadTree {
     for (let i = 0; i < n; i++) {
       const ix = Math.min(top, Math.floor((y[2 * i]! - minX) * scale));
       const iy = Math.min(top, Math.floor((y[2 * i + 1]! - minY) * scale));
-      codes[i] = (spreadBits(ix) | (spreadBits(iy) << 1)) >>> 0;
+      codes[i] = mortonCode(ix, iy);
       order[i] = i;
     }
     // LSD radix sort, 4 passes of 8 bits; stable, so equal codes keep index order
@@ -192,14 +193,4 @@ export class QuadTree {
     }
     nodes[SKIP + b] = this.nodeCount;
   }
-}
-
-/** Spreads the low 16 bits of v to the even bit positions. */
-function spreadBits(v: number): number {
-  v &= 0xffff;
-  v = (v | (v << 8)) & 0x00ff00ff;
-  v = (v | (v << 4)) & 0x0f0f0f0f;
-  v = (v | (v << 2)) & 0x33333333;
-  v = (v | (v << 1)) & 0x55555555;
-  return v;
 }
