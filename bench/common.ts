@@ -1,4 +1,5 @@
 /** Shared benchmark plumbing: machine facts, timing, memory, and recording results. */
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -53,4 +54,29 @@ export function writeResult(name: string, result: unknown): string {
 /** True when this module is the script node was started with. */
 export function isMain(metaUrl: string): boolean {
   return process.argv[1] !== undefined && fileURLToPath(metaUrl) === process.argv[1];
+}
+
+/** A server started in a child process: resolves with its URL once it prints one; rejects if it exits first. */
+export function serverUrl(child: ChildProcess): Promise<{ child: ChildProcess; url: string }> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d;
+      const m = /(http:\/\/\S+)/.exec(out);
+      if (m) resolve({ child, url: m[1]! });
+    });
+    child.stderr!.on('data', (d: Buffer) => (err += d));
+    child.on('exit', (code) => reject(new Error(`the server exited (${code}): ${err.slice(-1000)}`)));
+  });
+}
+
+/** A process's resident memory (VmRSS) or its peak (VmHWM) in MiB (Linux /proc), or null elsewhere. */
+export function processMiB(pid: number, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): number | null {
+  try {
+    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Math.round(Number(m[1]) / 1024) : null;
+  } catch {
+    return null;
+  }
 }

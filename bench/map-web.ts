@@ -13,13 +13,13 @@
  *   npm run bench -- map-web [--images 1000000] [--db FILE]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { buildWeb, launchChromiumBrowser } from '../test/server/helpers.js';
 import { syntheticMapStore } from '../test/helpers/synthetic-map.js';
-import { BENCH_DIR, isMain, machine, writeResult } from './common.js';
+import { BENCH_DIR, isMain, machine, processMiB, serverUrl, writeResult } from './common.js';
 
 const REPO = join(BENCH_DIR, '..');
 
@@ -38,26 +38,7 @@ function startServer(db: string, webDir: string): Promise<{ child: ChildProcess;
     cwd: REPO,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    let err = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d;
-      const m = /(http:\/\/\S+)/.exec(out);
-      if (m) resolve({ child, url: m[1]! });
-    });
-    child.stderr!.on('data', (d: Buffer) => (err += d));
-    child.on('exit', (code) => reject(new Error(`the server exited (${code}): ${err.slice(-1000)}`)));
-  });
-}
-
-function status(pid: number, field: 'VmRSS' | 'VmHWM'): number | null {
-  try {
-    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Math.round(Number(m[1]) / 1024) : null;
-  } catch {
-    return null;
-  }
+  return serverUrl(child);
 }
 
 /** Poll an expression in the page until it is true (the app's CSP forbids waitForFunction's eval). */
@@ -184,7 +165,7 @@ export async function run(args: string[] = []): Promise<void> {
     await p2.waitForTimeout(500);
     await shot(p2, join(shots, `phone-zoomed-${images}.png`));
 
-    Object.assign(result, { points, firstDrawMs, errors, serverRssMiB: status(pid, 'VmRSS'), serverPeakRssMiB: status(pid, 'VmHWM') });
+    Object.assign(result, { points, firstDrawMs, errors, serverRssMiB: processMiB(pid), serverPeakRssMiB: processMiB(pid, 'VmHWM') });
   } finally {
     await browser?.close();
     child.kill('SIGTERM');

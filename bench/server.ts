@@ -9,14 +9,14 @@
  *                           [--sample-every 5] [--warmup 5] [--db FILE]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteStore } from '../src/store/index.js';
 import { syntheticStore } from '../test/helpers/synthetic-store.js';
 import { Random } from '../src/core/random.js';
-import { BENCH_DIR, isMain, machine, writeResult } from './common.js';
+import { BENCH_DIR, isMain, machine, processMiB, serverUrl, writeResult } from './common.js';
 
 interface AutocannonResult {
   requests: { average: number; total: number };
@@ -50,27 +50,7 @@ function startServer(db: string): Promise<{ child: ChildProcess; url: string }> 
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
-  return new Promise((resolve, reject) => {
-    let out = '';
-    let err = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d;
-      const m = /(http:\/\/\S+)/.exec(out);
-      if (m) resolve({ child, url: m[1]! });
-    });
-    child.stderr!.on('data', (d: Buffer) => (err += d));
-    child.on('exit', (code) => reject(new Error(`the server exited (${code}): ${err.slice(-1000)}`)));
-  });
-}
-
-/** Resident memory of a process in MiB (Linux /proc), or null elsewhere. */
-function rssMiB(pid: number): number | null {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Math.round(Number(m[1]) / 1024) : null;
-  } catch {
-    return null;
-  }
+  return serverUrl(child);
 }
 
 function quantile(sorted: Float64Array, q: number): number {
@@ -113,7 +93,7 @@ export async function run(args: string[] = []): Promise<void> {
     const samples: { t: number; rssMiB: number | null }[] = [];
     const t0 = Date.now();
     const sample = (): void => {
-      samples.push({ t: Math.round((Date.now() - t0) / 1000), rssMiB: rssMiB(pid) });
+      samples.push({ t: Math.round((Date.now() - t0) / 1000), rssMiB: processMiB(pid) });
     };
     sample();
     const timer = setInterval(sample, sampleEvery * 1000);
