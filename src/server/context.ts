@@ -305,7 +305,7 @@ export class ServerContext {
     let key: string | null = null;
     for (const p of saved) {
       if (p.count !== snap.embeddedIds.length) continue;
-      const ids = (await this.storedMap(p.key))?.ids;
+      const ids = (await this.readMap(p.key, p.createdAt))?.ids;
       if (ids && ids.every((id, i) => id === snap.embeddedIds[i])) {
         key = p.key;
         break;
@@ -318,8 +318,11 @@ export class ServerContext {
   /** A map as stored (read once while it is among the last two asked for; a recomputed one is read again). */
   async storedMap(key: string): Promise<StoredMap | null> {
     const saved = (await this.store.projections()).find((p) => p.key === key);
-    if (!saved) return null;
-    const id = `${key}@${saved.createdAt}`;
+    return saved ? this.readMap(key, saved.createdAt) : null;
+  }
+
+  private readMap(key: string, createdAt: number): Promise<StoredMap | null> {
+    const id = `${key}@${createdAt}`;
     let p = this.maps.get(id);
     if (!p) {
       p = this.store.projection(key);

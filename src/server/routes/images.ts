@@ -52,7 +52,7 @@ export function registerImageRoutes(app: App, ctx: ServerContext): void {
       return {
         version: VERSION,
         db: basename(ctx.collection.location),
-        images: { ...snap.counts },
+        images: snap.counts,
         settings: await store.settings(),
         roots: [...snap.roots.entries()].map(([id, path]) => ({ id, name: path === '/' ? '/' : basename(path) })),
         allowedRoots: ctx.allowedRootNames(),
