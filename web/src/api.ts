@@ -35,12 +35,16 @@ export interface MapCell {
   page: ImageBitmap | null;
 }
 
+/** A failed answer as an ApiError: the server's JSON error when it sent one. */
+function failure(status: number, data: unknown): ApiError {
+  const error = (data as { error?: { code: string; message: string } } | null)?.error;
+  return new ApiError(status, error?.code ?? 'E_HTTP', error?.message ?? `HTTP ${status}`);
+}
+
+/** A binary answer (map points, map cells); errors still come as JSON. */
 async function binary(url: string): Promise<ArrayBuffer> {
   const res = await fetch(url);
-  if (!res.ok) {
-    const data = (await res.json().catch(() => null)) as { error?: { code: string; message: string } } | null;
-    throw new ApiError(res.status, data?.error?.code ?? 'E_HTTP', data?.error?.message ?? `HTTP ${res.status}`);
-  }
+  if (!res.ok) throw failure(res.status, await res.json().catch(() => null));
   return res.arrayBuffer();
 }
 
@@ -62,8 +66,8 @@ async function call<T>(method: string, url: string, body?: unknown): Promise<T> 
     init.headers = { 'content-type': 'application/json' };
   }
   const res = await fetch(url, init);
-  const data = (await res.json().catch(() => null)) as { error?: { code: string; message: string } } | null;
-  if (!res.ok) throw new ApiError(res.status, data?.error?.code ?? 'E_HTTP', data?.error?.message ?? `HTTP ${res.status}`);
+  const data: unknown = await res.json().catch(() => null);
+  if (!res.ok) throw failure(res.status, data);
   return data as T;
 }
 
@@ -107,9 +111,7 @@ export const api = {
     form.append('file', file, name);
     return call<ClassifyResult>('POST', `/api/classify${qs({ ...searchQs(o), top: o.top, store: o.store ? 'true' : undefined })}`, form);
   },
-  map: () => call<MapResult>('GET', '/api/map'),
-  mapByKey: (key: string) => call<MapResult>('GET', `/api/map${qs({ key })}`),
-  /** a map with its points read in binary (8 MB a million rather than tens of MB of JSON) */
+  /** a map with its points read in binary (14 MB a million rather than ~40 MB of JSON) */
   mapData: async (key: string): Promise<MapData> => {
     const [summary, buf] = await Promise.all([
       call<MapResult>('GET', `/api/map${qs({ key, points: false })}`),
